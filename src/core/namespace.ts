@@ -1,0 +1,554 @@
+import { checkAcl, Perms, type Id } from "./acl.js";
+import { isTtl } from "./create-mode.js";
+import { Code, ZkError } from "./errors.js";
+import type { Delivery, WatchEvent } from "./events.js";
+import { validatePath } from "./paths.js";
+import { replayFromLog, replayFromState, type ReplayOutcome } from "./replay.js";
+import type { MultiOp, MultiReadOp, Request, WatchSet } from "./requests.js";
+import { negotiateTimeout, newSecret, nextSessionId, secretsEqual, type SessionConfig } from "./sessions.js";
+import type { Stat } from "./stat.js";
+import type { Change, SessionRecord, Store, WatchKind } from "./store.js";
+import {
+  applyCheck,
+  applyCreate,
+  applyDelete,
+  applySetAcl,
+  applySetData,
+  childCreates,
+  initialNodes,
+  mustGet,
+  removeNode,
+  type TreeConfig,
+  type Txn,
+} from "./tree.js";
+import { WatchRegistry } from "./watches.js";
+
+export interface NamespaceConfig extends TreeConfig, SessionConfig {
+  /** The change log keeps at least this many transactions… */
+  changelogRetainTxns: number;
+  /** …and drops entries older than this (ms). */
+  changelogMaxAgeMs: number;
+  /** Upper bound for getChildren's page size. */
+  maxChildrenPage: number;
+}
+
+export const DEFAULT_CONFIG: NamespaceConfig = {
+  maxDataBytes: 1024 * 1024,
+  ttlEnabled: true,
+  sessionTimeoutMin: 4_000,
+  sessionTimeoutMax: 120_000,
+  changelogRetainTxns: 100_000,
+  changelogMaxAgeMs: 24 * 3600_000,
+  maxChildrenPage: 10_000,
+};
+
+/** What one request produced: its result or error, and the events it caused anywhere. */
+export interface Outcome {
+  zxid: number;
+  result?: Record<string, unknown>;
+  error?: ZkError;
+  /** Events for every session, in the order they must be delivered. */
+  deliveries: Delivery[];
+  /** The request closed the session (explicit close). */
+  closed?: boolean;
+}
+
+export interface OpenRequest {
+  timeout: number;
+  sessionId?: string;
+  secret?: string;
+  lastZxid: number;
+  watches?: WatchSet;
+  /** Identities the connection arrives with (its IP, a verified token). */
+  identities: Id[];
+  kind?: string;
+}
+
+export interface Opened {
+  session: SessionRecord;
+  resumed: boolean;
+  zxid: number;
+  /** Missed events to deliver to this session right after the handshake reply. */
+  replay: WatchEvent[];
+  /** Set when the log no longer reached back to the client's lastZxid. */
+  resync?: { lastZxid: number; oldestZxid: number };
+}
+
+/** Raised inside a multi to roll back and report which op failed. */
+class MultiAbort extends Error {
+  constructor(
+    readonly index: number,
+    readonly error: ZkError,
+  ) {
+    super(error.message);
+  }
+}
+
+/**
+ * One namespace: the tree, sessions, watches and change log over a Store. Every method is
+ * synchronous; the caller (a Durable Object) gives each one the current time and routes
+ * the deliveries to sockets. All of ZooKeeper's semantics live below this line.
+ */
+export class Namespace {
+  readonly watches: WatchRegistry;
+  private lastZxid: number;
+  private logFloor: number;
+  /** Last time a frame arrived from each session (ms), not yet persisted. */
+  private readonly heard = new Map<string, number>();
+  private readonly sessions = new Map<string, SessionRecord>();
+  private writesSinceTrim = 0;
+
+  constructor(
+    readonly store: Store,
+    readonly config: NamespaceConfig = DEFAULT_CONFIG,
+  ) {
+    this.watches = new WatchRegistry(store);
+    if (store.getMeta("zxid") === undefined) {
+      store.transaction(() => {
+        for (const n of initialNodes()) store.putNode(n);
+        store.setMeta("zxid", "0");
+        store.setMeta("log_floor", "0");
+      });
+    }
+    this.lastZxid = Number(store.getMeta("zxid"));
+    this.logFloor = Number(store.getMeta("log_floor") ?? "0");
+  }
+
+  /** The zxid of the last committed transaction. */
+  get zxid(): number {
+    return this.lastZxid;
+  }
+
+  /** The oldest zxid after which the change log is complete. */
+  get oldestReplayableZxid(): number {
+    return this.logFloor;
+  }
+
+  // ---------------------------------------------------------------- transactions
+
+  /**
+   * Runs `fn` as one transaction with the next zxid. On success its changes go into the
+   * change log in the same storage transaction and the watches fire; on a throw nothing is
+   * kept and the zxid does not advance.
+   */
+  private write<T>(session: SessionRecord | null, now: number, fn: (tx: Txn) => T): { value: T; zxid: number; deliveries: Delivery[] } {
+    const tx: Txn = {
+      store: this.store,
+      config: this.config,
+      zxid: this.lastZxid + 1,
+      time: now,
+      session: session?.id ?? "",
+      identities: session?.identities ?? [],
+      changes: [],
+      touched: new Set(),
+    };
+    const value = this.store.transaction(() => {
+      const v = fn(tx);
+      this.store.appendChanges(tx.changes);
+      this.store.setMeta("zxid", String(tx.zxid));
+      for (const path of tx.touched) this.reviewRemoval(path, now);
+      return v;
+    });
+    this.lastZxid = tx.zxid;
+    const deliveries = this.watches.trigger(tx.changes);
+    if (++this.writesSinceTrim >= 256) this.trimLog(now);
+    return { value, zxid: tx.zxid, deliveries };
+  }
+
+  /**
+   * Arms or disarms the removal timer of a TTL or container node after it or its children
+   * changed: TTL nodes go when childless and unmodified for longer than their TTL, containers
+   * when their last child went (and they ever had one).
+   */
+  private reviewRemoval(path: string, now: number): void {
+    const node = this.store.getNode(path);
+    if (!node || node.stat.numChildren > 0) {
+      this.store.deleteTimer("ttl", path);
+      this.store.deleteTimer("container", path);
+      return;
+    }
+    if (isTtl(node.mode)) this.store.putTimer({ kind: "ttl", key: path, due: Math.max(now, node.stat.mtime + node.ttl + 1) });
+    else if (node.mode === 4 && childCreates(node.stat) > 0) this.store.putTimer({ kind: "container", key: path, due: now });
+  }
+
+  private trimLog(now: number): void {
+    this.writesSinceTrim = 0;
+    const trimmed = this.store.transaction(() =>
+      this.store.trimChanges(this.lastZxid - this.config.changelogRetainTxns, now - this.config.changelogMaxAgeMs),
+    );
+    if (trimmed > this.logFloor) {
+      this.logFloor = trimmed;
+      this.store.setMeta("log_floor", String(trimmed));
+    }
+  }
+
+  // ---------------------------------------------------------------- sessions
+
+  getSession(id: string): SessionRecord | undefined {
+    let s = this.sessions.get(id);
+    if (!s) {
+      s = this.store.getSession(id);
+      if (s) this.sessions.set(id, s);
+    }
+    return s;
+  }
+
+  /** Last time the server heard from a session, as far as it knows. */
+  lastHeard(id: string): number {
+    const s = this.getSession(id);
+    return Math.max(s?.lastSeen ?? 0, this.heard.get(id) ?? 0);
+  }
+
+  /**
+   * Records that a session's client is alive. Persisted at most every third of its timeout,
+   * so a busy session does not write on every frame yet survives an eviction.
+   */
+  touch(id: string, now: number): void {
+    this.heard.set(id, now);
+    const s = this.getSession(id);
+    if (s && now - s.lastSeen > s.timeout / 3) {
+      s.lastSeen = now;
+      this.store.putSession(s);
+    }
+  }
+
+  /** Creates a session, or resumes one (id + secret), and replays what its watches missed. */
+  open(req: OpenRequest, now: number): Opened {
+    if (req.sessionId !== undefined) {
+      const s = this.getSession(req.sessionId);
+      if (!s || !secretsEqual(s.secret, req.secret ?? ""))
+        throw new ZkError(Code.SESSIONEXPIRED, `session ${req.sessionId} has expired or never existed`);
+      if (now - this.lastHeard(s.id) > s.timeout) {
+        // Past its timeout but not yet reaped: the alarm ends it (and fires its watches) now.
+        this.store.putTimer({ kind: "session", key: s.id, due: now });
+        throw new ZkError(Code.SESSIONEXPIRED, `session ${req.sessionId} has expired`);
+      }
+      if (req.lastZxid > this.lastZxid)
+        throw new ZkError(Code.CONNECTIONLOSS, `client has seen zxid ${req.lastZxid} but this server is at ${this.lastZxid}`);
+      s.timeout = negotiateTimeout(req.timeout, this.config);
+      s.lastSeen = now;
+      s.identities = mergeIdentities(s.identities, req.identities);
+      this.store.putSession(s);
+      this.heard.set(s.id, now);
+      this.store.putTimer({ kind: "session", key: s.id, due: now + s.timeout });
+      this.watches.dropSession(s.id);
+      const replay = this.replay(s.id, req.lastZxid, req.watches ?? {});
+      return { session: s, resumed: true, zxid: this.lastZxid, ...replay };
+    }
+    if (req.lastZxid > this.lastZxid)
+      throw new ZkError(Code.CONNECTIONLOSS, `client has seen zxid ${req.lastZxid} but this server is at ${this.lastZxid}`);
+    const { value: session } = this.write(null, now, (tx) => {
+      const s: SessionRecord = {
+        id: nextSessionId(this.store, now),
+        secret: newSecret(),
+        timeout: negotiateTimeout(req.timeout, this.config),
+        lastSeen: now,
+        identities: req.identities,
+        kind: req.kind ?? "ws",
+      };
+      tx.session = s.id;
+      this.store.putSession(s);
+      this.store.putTimer({ kind: "session", key: s.id, due: now + s.timeout });
+      tx.changes.push({ zxid: tx.zxid, idx: 0, type: "createSession", path: "", time: now, session: s.id });
+      return s;
+    });
+    this.sessions.set(session.id, session);
+    this.heard.set(session.id, now);
+    const replay = req.watches ? this.replay(session.id, req.lastZxid, req.watches) : { replay: [] };
+    return { session, resumed: false, zxid: this.lastZxid, ...replay };
+  }
+
+  /** The client's socket went away: its watches go with it; the session lives on until its timeout. */
+  detach(id: string, now: number): void {
+    const s = this.getSession(id);
+    this.watches.dropSession(id);
+    if (!s) return;
+    s.lastSeen = Math.max(s.lastSeen, this.heard.get(id) ?? 0, now);
+    this.store.putSession(s);
+    this.store.putTimer({ kind: "session", key: id, due: s.lastSeen + s.timeout });
+  }
+
+  /** Ends a session: its ephemeral nodes go in one transaction, firing their watches. */
+  close(id: string, now: number): { zxid: number; deliveries: Delivery[] } {
+    const s = this.getSession(id);
+    if (!s) return { zxid: this.lastZxid, deliveries: [] };
+    const { zxid, deliveries } = this.write(s, now, (tx) => {
+      for (const path of this.store.ephemeralsOf(id)) {
+        const node = this.store.getNode(path);
+        if (node) removeNode(tx, node);
+      }
+      tx.changes.push({ zxid: tx.zxid, idx: tx.changes.length, type: "closeSession", path: "", time: now, session: id });
+      this.store.deleteSession(id);
+      this.store.deleteTimer("session", id);
+      this.store.deleteSessionRequests(id);
+    });
+    this.sessions.delete(id);
+    this.heard.delete(id);
+    this.watches.dropSession(id);
+    return { zxid, deliveries };
+  }
+
+  private replay(id: string, lastZxid: number, set: WatchSet): Pick<Opened, "replay" | "resync"> {
+    for (const paths of Object.values(set)) for (const p of paths ?? []) validatePath(p);
+    let outcome: ReplayOutcome;
+    let resync: Opened["resync"];
+    if (lastZxid >= this.logFloor) {
+      outcome = replayFromLog(this.store.changesAfter(lastZxid), set);
+    } else {
+      outcome = replayFromState(this.store, lastZxid, this.lastZxid, set);
+      resync = { lastZxid, oldestZxid: this.logFloor };
+    }
+    for (const w of outcome.register) this.watches.add(id, w.path, w.kind);
+    return { replay: outcome.events, resync };
+  }
+
+  // ---------------------------------------------------------------- timers
+
+  /** When the next timer is due (ms), for the object's alarm. */
+  nextTimerDue(): number | undefined {
+    return this.store.nextTimerDue();
+  }
+
+  /**
+   * Runs every timer due at `now`: session expiry, TTL and container removal. Handlers
+   * re-check eligibility, so running late or twice is harmless (alarms are at-least-once).
+   * `heardFrom` reports liveness the object knows of outside the core (auto-answered pings).
+   */
+  runTimers(now: number, heardFrom: (session: string) => number = () => 0): { deliveries: Delivery[]; expired: string[] } {
+    const deliveries: Delivery[] = [];
+    const expired: string[] = [];
+    for (let round = 0; round < 100; round++) {
+      const due = this.store.dueTimers(now, 100);
+      if (due.length === 0) break;
+      for (const t of due) {
+        this.store.deleteTimer(t.kind, t.key);
+        if (t.kind === "session") {
+          const s = this.getSession(t.key);
+          if (!s) continue;
+          const last = Math.max(this.lastHeard(s.id), heardFrom(s.id));
+          if (now - last >= s.timeout) {
+            deliveries.push(...this.close(s.id, now).deliveries);
+            expired.push(s.id);
+          } else {
+            this.store.putTimer({ kind: "session", key: s.id, due: last + s.timeout });
+          }
+        } else {
+          const node = this.store.getNode(t.key);
+          if (!node || node.stat.numChildren > 0) continue;
+          const eligible =
+            t.kind === "ttl" ? isTtl(node.mode) && now - node.stat.mtime > node.ttl : node.mode === 4 && childCreates(node.stat) > 0;
+          if (eligible) deliveries.push(...this.write(null, now, (tx) => removeNode(tx, node)).deliveries);
+          else this.reviewRemoval(t.key, now);
+        }
+      }
+    }
+    return { deliveries, expired };
+  }
+
+  // ---------------------------------------------------------------- requests
+
+  /** Applies one request from a session. Never throws for a bad request: errors are outcomes. */
+  execute(sessionId: string, req: Request, now: number): Outcome {
+    const session = this.getSession(sessionId);
+    if (!session) return { zxid: this.lastZxid, error: new ZkError(Code.SESSIONEXPIRED, "session has expired"), deliveries: [] };
+    try {
+      return this.dispatch(session, req, now);
+    } catch (e) {
+      if (e instanceof ZkError) return { zxid: this.lastZxid, error: e, deliveries: [] };
+      throw e;
+    }
+  }
+
+  private dispatch(session: SessionRecord, req: Request, now: number): Outcome {
+    const ok = (result?: Record<string, unknown>, zxid = this.lastZxid, deliveries: Delivery[] = []): Outcome => ({
+      zxid,
+      result,
+      deliveries,
+    });
+    const ids = session.identities;
+    switch (req.op) {
+      case "create": {
+        if (req.requestId !== undefined) {
+          const prior = this.store.getRequestResult(session.id, req.requestId);
+          if (prior !== undefined) return ok(JSON.parse(prior));
+        }
+        const { value, zxid, deliveries } = this.write(session, now, (tx) => {
+          const r = applyCreate(tx, req);
+          if (req.requestId !== undefined) this.store.putRequestResult(session.id, req.requestId, JSON.stringify(r));
+          return r;
+        });
+        return ok(value, zxid, deliveries);
+      }
+      case "delete": {
+        const { zxid, deliveries } = this.write(session, now, (tx) => applyDelete(tx, req));
+        return ok(undefined, zxid, deliveries);
+      }
+      case "setData": {
+        const { value, zxid, deliveries } = this.write(session, now, (tx) => applySetData(tx, req));
+        return ok(value, zxid, deliveries);
+      }
+      case "setACL": {
+        const { value, zxid, deliveries } = this.write(session, now, (tx) => applySetAcl(tx, req));
+        return ok(value, zxid, deliveries);
+      }
+      case "check":
+        applyCheck(this.store, req, ids);
+        return ok();
+      case "multi":
+        return this.multi(session, req.ops, now);
+      case "exists":
+      case "getData":
+      case "getChildren":
+        return ok(this.read(session, req));
+      case "multiRead":
+        return ok({
+          results: req.ops.map((op) => {
+            try {
+              return this.read(session, { ...op, watch: false });
+            } catch (e) {
+              if (e instanceof ZkError) return errorResult(e);
+              throw e;
+            }
+          }),
+        });
+      case "getACL": {
+        validatePath(req.path);
+        const node = mustGet(this.store, req.path);
+        return ok({ acl: node.acl, stat: node.stat });
+      }
+      case "sync":
+        validatePath(req.path);
+        return ok({ path: req.path });
+      case "getEphemerals": {
+        const prefix = req.path.trim();
+        const all = this.store.ephemeralsOf(session.id);
+        return ok({ paths: prefix === "" || prefix === "/" ? all : all.filter((p) => p.startsWith(prefix)) });
+      }
+      case "getAllChildrenNumber": {
+        validatePath(req.path);
+        checkAcl(mustGet(this.store, req.path), Perms.READ, ids, req.path);
+        return ok({ count: this.store.countDescendants(req.path) });
+      }
+      case "whoAmI":
+        return ok({ identities: ids.map((i) => ({ scheme: i.scheme, id: i.id })) });
+      case "addWatch":
+        validatePath(req.path);
+        this.watches.add(session.id, req.path, req.mode === "persistent" ? "persistent" : "recursive");
+        return ok();
+      case "removeWatches":
+      case "checkWatches": {
+        validatePath(req.path);
+        const kinds: WatchKind[] = {
+          1: ["child"],
+          2: ["data"],
+          3: ["child", "data", "persistent", "recursive"],
+          4: ["persistent"],
+          5: ["recursive"],
+        }[req.type] as WatchKind[];
+        const mine = kinds.filter((k) => this.watches.has(session.id, req.path, k));
+        if (mine.length === 0) throw new ZkError(Code.NOWATCHER, `no watch of type ${req.type} on ${req.path}`);
+        if (req.op === "removeWatches") for (const k of mine) this.watches.remove(session.id, req.path, k);
+        return ok();
+      }
+      case "setWatches": {
+        if (req.lastZxid > this.lastZxid)
+          throw new ZkError(Code.BADARGUMENTS, `lastZxid ${req.lastZxid} is ahead of the server (${this.lastZxid})`);
+        const { replay, resync } = this.replay(session.id, req.lastZxid, req.watches);
+        const deliveries = replay.map((event) => ({ session: session.id, event }));
+        return ok(resync ? { resync } : undefined, this.lastZxid, deliveries);
+      }
+      case "ping":
+        return ok();
+      case "close": {
+        const { zxid, deliveries } = this.close(session.id, now);
+        return { ...ok(undefined, zxid, deliveries), closed: true };
+      }
+    }
+  }
+
+  private read(session: SessionRecord, req: MultiReadOp): Record<string, unknown> {
+    validatePath(req.path);
+    const ids = session.identities;
+    switch (req.op) {
+      case "exists": {
+        const node = this.store.getNode(req.path);
+        if (node) checkAcl(node, Perms.READ, ids, req.path);
+        if (req.watch) this.watches.add(session.id, req.path, "data");
+        return { stat: node ? node.stat : null };
+      }
+      case "getData": {
+        const node = mustGet(this.store, req.path);
+        checkAcl(node, Perms.READ, ids, req.path);
+        if (req.watch) this.watches.add(session.id, req.path, "data");
+        return { data: node.data, stat: node.stat };
+      }
+      case "getChildren": {
+        const node = mustGet(this.store, req.path);
+        checkAcl(node, Perms.READ, ids, req.path);
+        if (req.limit !== undefined && (!Number.isInteger(req.limit) || req.limit < 1 || req.limit > this.config.maxChildrenPage))
+          throw new ZkError(Code.BADARGUMENTS, `limit must be an integer in 1..${this.config.maxChildrenPage}`);
+        const limit = req.limit;
+        const names = this.store.childNames(req.path, req.cursor, limit === undefined ? undefined : limit + 1);
+        if (req.watch) this.watches.add(session.id, req.path, "child");
+        const more = limit !== undefined && names.length > limit;
+        const children = more ? names.slice(0, limit) : names;
+        return more ? { children, stat: node.stat, cursor: children[children.length - 1] } : { children, stat: node.stat };
+      }
+    }
+  }
+
+  private multi(session: SessionRecord, ops: MultiOp[], now: number): Outcome {
+    try {
+      const { value, zxid, deliveries } = this.write(session, now, (tx) =>
+        ops.map((op, i) => {
+          try {
+            switch (op.op) {
+              case "create":
+                return { op: "create", ...applyCreate(tx, op) };
+              case "delete":
+                applyDelete(tx, op);
+                return { op: "delete" };
+              case "setData":
+                return { op: "setData", ...applySetData(tx, op) };
+              case "check":
+                applyCheck(this.store, op, tx.identities);
+                return { op: "check" };
+            }
+          } catch (e) {
+            if (e instanceof ZkError) throw new MultiAbort(i, e);
+            throw e;
+          }
+        }),
+      );
+      return { zxid, result: { results: value }, deliveries };
+    } catch (e) {
+      if (!(e instanceof MultiAbort)) throw e;
+      const results = ops.map((_, i) =>
+        i < e.index ? { err: 0 } : i === e.index ? errorResult(e.error) : { err: Code.RUNTIMEINCONSISTENCY },
+      );
+      return { zxid: this.lastZxid, error: e.error, result: { results }, deliveries: [] };
+    }
+  }
+
+  // ---------------------------------------------------------------- introspection
+
+  /** Current Stat of a node, for tests and admin views. */
+  stat(path: string): Stat | undefined {
+    return this.store.getNode(path)?.stat;
+  }
+
+  /** Changes in the retained log after `zxid` (for HTTP watches and auditing). */
+  changesAfter(zxid: number): Change[] {
+    return this.store.changesAfter(zxid);
+  }
+}
+
+function errorResult(e: ZkError) {
+  return { err: e.code, message: e.message };
+}
+
+function mergeIdentities(a: readonly Id[], b: readonly Id[]): Id[] {
+  const out = [...a];
+  for (const i of b) if (!out.some((o) => o.scheme === i.scheme && o.id === i.id)) out.push(i);
+  return out;
+}

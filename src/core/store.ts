@@ -1,0 +1,104 @@
+import type { ACL, Id } from "./acl.js";
+import type { CreateMode } from "./create-mode.js";
+import type { Stat } from "./stat.js";
+
+/** A znode as stored: its data, ACL, Stat and how it was created. */
+export interface ZNode {
+  path: string;
+  data: Uint8Array;
+  acl: ACL[];
+  stat: Stat;
+  mode: CreateMode;
+  /** TTL in ms for the TTL modes, 0 otherwise. */
+  ttl: number;
+}
+
+/** One row of the change log: what a committed transaction did to one path. */
+export interface Change {
+  zxid: number;
+  /** Position within the transaction (a multi or a session close has several). */
+  idx: number;
+  type: ChangeType;
+  path: string;
+  time: number;
+  /** Session that made the change ("" for the server itself: TTL, containers). */
+  session: string;
+}
+export type ChangeType = "create" | "delete" | "setData" | "setACL" | "createSession" | "closeSession";
+
+/** Server-side session state. */
+export interface SessionRecord {
+  id: string;
+  secret: string;
+  timeout: number;
+  /** Last time (ms) the server heard from the client, as last persisted. */
+  lastSeen: number;
+  identities: Id[];
+  /** "ws" for WebSocket sessions, "lease" for HTTP leases. */
+  kind: string;
+}
+
+export type TimerKind = "session" | "ttl" | "container";
+export interface Timer {
+  kind: TimerKind;
+  key: string;
+  due: number;
+}
+
+export type WatchKind = "data" | "child" | "persistent" | "recursive";
+export interface WatchRow {
+  session: string;
+  path: string;
+  kind: WatchKind;
+}
+
+/**
+ * Everything the core needs from durable storage, synchronously. The Durable Object
+ * implements it over SQLite (src/objects/sql-store.ts); tests use an in-memory one.
+ * Every method is called inside `transaction` when it writes.
+ */
+export interface Store {
+  /** Runs `fn` atomically: all of its writes, or none if it throws. */
+  transaction<T>(fn: () => T): T;
+
+  getMeta(key: string): string | undefined;
+  setMeta(key: string, value: string): void;
+
+  getNode(path: string): ZNode | undefined;
+  /** Inserts or replaces a node (numChildren is stored, maintained by the core). */
+  putNode(node: ZNode): void;
+  deleteNode(path: string): void;
+  /** Names of the children of `parent`, sorted, after `after` (exclusive), at most `limit`. */
+  childNames(parent: string, after?: string, limit?: number): string[];
+  /** Number of nodes strictly below `path`. */
+  countDescendants(path: string): number;
+  /** Paths of the ephemeral nodes owned by `session`, sorted. */
+  ephemeralsOf(session: string): string[];
+
+  appendChanges(changes: readonly Change[]): void;
+  /** Changes with zxid > `zxid`, in (zxid, idx) order. */
+  changesAfter(zxid: number): Change[];
+  /** Deletes changes with zxid <= `zxid` or time < `before`; returns the highest zxid deleted. */
+  trimChanges(maxZxid: number, before: number): number;
+  countChanges(): number;
+
+  getSession(id: string): SessionRecord | undefined;
+  putSession(s: SessionRecord): void;
+  deleteSession(id: string): void;
+  listSessions(): SessionRecord[];
+
+  putTimer(t: Timer): void;
+  deleteTimer(kind: TimerKind, key: string): void;
+  dueTimers(now: number, limit: number): Timer[];
+  nextTimerDue(): number | undefined;
+
+  listWatches(): WatchRow[];
+  addWatch(w: WatchRow): void;
+  removeWatch(w: WatchRow): void;
+  removeSessionWatches(session: string): void;
+
+  /** Remembered result of an idempotent create, by session and client request id. */
+  getRequestResult(session: string, requestId: string): string | undefined;
+  putRequestResult(session: string, requestId: string, result: string): void;
+  deleteSessionRequests(session: string): void;
+}

@@ -1,0 +1,133 @@
+import type { Change, WatchKind } from "./store.js";
+import type { Delivery, EventName } from "./events.js";
+import { ancestors, parentOf } from "./paths.js";
+
+/**
+ * Which sessions watch which paths, and ZooKeeper 3.8's trigger matrix over them.
+ * Pure and in-memory: the registry persists it, replay runs it over the change log.
+ *
+ * Kinds: "data" (getData/exists watches; ZooKeeper keeps exist watches in the same table),
+ * "child" (getChildren), "persistent" and "recursive" (addWatch). One-shot kinds are
+ * removed when they fire.
+ */
+export class WatchIndex {
+  private readonly byKind: Record<WatchKind, Map<string, Set<string>>> = {
+    data: new Map(),
+    child: new Map(),
+    persistent: new Map(),
+    recursive: new Map(),
+  };
+  private recursiveCount = 0;
+
+  add(session: string, path: string, kind: WatchKind): boolean {
+    const map = this.byKind[kind];
+    let set = map.get(path);
+    if (!set) map.set(path, (set = new Set()));
+    if (set.has(session)) return false;
+    set.add(session);
+    if (kind === "recursive") this.recursiveCount++;
+    return true;
+  }
+
+  has(session: string, path: string, kind: WatchKind): boolean {
+    return this.byKind[kind].get(path)?.has(session) ?? false;
+  }
+
+  remove(session: string, path: string, kind: WatchKind): boolean {
+    const map = this.byKind[kind];
+    const set = map.get(path);
+    if (!set?.delete(session)) return false;
+    if (set.size === 0) map.delete(path);
+    if (kind === "recursive") this.recursiveCount--;
+    return true;
+  }
+
+  /** Every (path, kind) a session watches. */
+  ofSession(session: string): Array<{ path: string; kind: WatchKind }> {
+    const out: Array<{ path: string; kind: WatchKind }> = [];
+    for (const kind of Object.keys(this.byKind) as WatchKind[])
+      for (const [path, set] of this.byKind[kind]) if (set.has(session)) out.push({ path, kind });
+    return out;
+  }
+
+  /** All watches as (session, path, kind). */
+  *entries(): Generator<{ session: string; path: string; kind: WatchKind }> {
+    for (const kind of Object.keys(this.byKind) as WatchKind[])
+      for (const [path, set] of this.byKind[kind]) for (const session of set) yield { session, path, kind };
+  }
+
+  size(): number {
+    let n = 0;
+    for (const map of Object.values(this.byKind)) for (const set of map.values()) n += set.size;
+    return n;
+  }
+
+  /**
+   * Applies one change to the watches: returns the deliveries it causes, in ZooKeeper's
+   * order (the node's own event, then its parent's NodeChildrenChanged), one per
+   * (session, type, path), and removes the one-shot watches that fired into `fired`.
+   */
+  trigger(change: Change, fired: Array<{ session: string; path: string; kind: WatchKind }> = []): Delivery[] {
+    const out: Delivery[] = [];
+    const { path, zxid } = change;
+    const emit = (sessions: Iterable<string>, event: EventName, at: string, seen: Set<string>) => {
+      for (const session of sessions) {
+        if (seen.has(session)) continue;
+        seen.add(session);
+        out.push({ session, event: { event, path: at, zxid } });
+      }
+    };
+    const takeOneShot = (kind: "data" | "child", at: string): string[] => {
+      const set = this.byKind[kind].get(at);
+      if (!set) return [];
+      this.byKind[kind].delete(at);
+      const sessions = [...set];
+      for (const session of sessions) fired.push({ session, path: at, kind });
+      return sessions;
+    };
+    const recursiveWatchers = (at: string): string[] => {
+      if (this.recursiveCount === 0) return [];
+      const sessions: string[] = [];
+      const own = this.byKind.recursive.get(at);
+      if (own) sessions.push(...own);
+      if (at !== "/") for (const a of ancestors(at)) {
+        const s = this.byKind.recursive.get(a);
+        if (s) sessions.push(...s);
+      }
+      return sessions;
+    };
+    const persistent = (at: string) => this.byKind.persistent.get(at) ?? [];
+
+    let nodeEvent: EventName | null = null;
+    let childrenChanged = false;
+    switch (change.type) {
+      case "create":
+        nodeEvent = "NodeCreated";
+        childrenChanged = true;
+        break;
+      case "delete":
+        nodeEvent = "NodeDeleted";
+        childrenChanged = true;
+        break;
+      case "setData":
+        nodeEvent = "NodeDataChanged";
+        break;
+      default:
+        return out;
+    }
+
+    const seen = new Set<string>();
+    emit(takeOneShot("data", path), nodeEvent, path, seen);
+    if (nodeEvent === "NodeDeleted") emit(takeOneShot("child", path), nodeEvent, path, seen);
+    emit(persistent(path), nodeEvent, path, seen);
+    emit(recursiveWatchers(path), nodeEvent, path, seen);
+
+    if (childrenChanged && path !== "/") {
+      const parent = parentOf(path);
+      const seenParent = new Set<string>();
+      emit(takeOneShot("child", parent), "NodeChildrenChanged", parent, seenParent);
+      emit(persistent(parent), "NodeChildrenChanged", parent, seenParent);
+    }
+    return out;
+  }
+}

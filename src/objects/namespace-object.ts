@@ -1,0 +1,85 @@
+import { DurableObject } from "cloudflare:workers";
+import { Namespace } from "../core/namespace.js";
+import { settingsFrom } from "../config.js";
+import { SessionServer } from "../protocol/session-server.js";
+import { SqlStore } from "./sql-store.js";
+import { SocketDirectory, socketConnection } from "./sockets.js";
+
+/**
+ * One namespace: a Durable Object holding the tree in SQLite and its clients' hibernatable
+ * WebSockets. Wiring only: the protocol lives in src/protocol, the semantics in src/core.
+ * Handlers never await between reading and writing, so each frame is applied atomically in
+ * arrival order, and the output gate holds every reply until its writes are durable.
+ */
+export class NamespaceObject extends DurableObject<Env> {
+  readonly ns: Namespace;
+  private readonly server: SessionServer;
+  private readonly sockets: SocketDirectory;
+  /** The alarm time last set by this instance (undefined: unknown since wake-up). */
+  private armed: number | null | undefined;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    const settings = settingsFrom(env as unknown as Record<string, string>);
+    this.ns = new Namespace(new SqlStore(ctx.storage), settings.namespace);
+    this.sockets = new SocketDirectory(ctx);
+    this.server = new SessionServer(this.ns, this.sockets, settings.limits);
+    // Heartbeats are answered by the runtime without waking the object; liveness is read
+    // back from getWebSocketAutoResponseTimestamp when a session's timer comes due.
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("ping", "pong"));
+  }
+
+  override async fetch(request: Request): Promise<Response> {
+    if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket")
+      return Response.json({ err: -8, code: "BADARGUMENTS", message: "expected a WebSocket upgrade" }, { status: 426 });
+    const pair = new WebSocketPair();
+    const [client, server] = [pair[0], pair[1]];
+    this.ctx.acceptWebSocket(server);
+    server.serializeAttachment({ ip: request.headers.get("CF-Connecting-IP") ?? "127.0.0.1" });
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    this.server.onMessage(socketConnection(ws), message, Date.now());
+    this.arm();
+  }
+
+  override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
+    this.gone(ws);
+    try {
+      ws.close(code === 1005 || code === 1006 ? 1000 : code, "closed");
+    } catch {
+      // Already closed.
+    }
+  }
+
+  override async webSocketError(ws: WebSocket): Promise<void> {
+    this.gone(ws);
+  }
+
+  override async alarm(): Promise<void> {
+    this.armed = undefined;
+    const { deliveries, expired } = this.ns.runTimers(Date.now(), (id) => this.sockets.heardFrom(id));
+    this.server.deliver(deliveries, expired);
+    this.arm();
+  }
+
+  /** A socket closed: if it still carried its session, the session starts counting down. */
+  private gone(ws: WebSocket): void {
+    const session = socketConnection(ws).session;
+    if (session !== undefined && this.sockets.isCurrent(session, ws)) {
+      this.sockets.delete(session);
+      this.ns.detach(session, Date.now());
+    }
+    this.arm();
+  }
+
+  /** Points the object's one alarm at the earliest timer. */
+  private arm(): void {
+    const due = this.ns.nextTimerDue() ?? null;
+    if (due === this.armed) return;
+    this.armed = due;
+    if (due === null) void this.ctx.storage.deleteAlarm();
+    else void this.ctx.storage.setAlarm(due);
+  }
+}

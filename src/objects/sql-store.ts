@@ -1,0 +1,201 @@
+import type { ACL } from "../core/acl.js";
+import type { CreateMode } from "../core/create-mode.js";
+import type { Change, SessionRecord, Store, Timer, TimerKind, WatchRow, ZNode } from "../core/store.js";
+import { nameOf } from "../core/paths.js";
+
+const SCHEMA = [
+  `CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS znodes (
+     path TEXT PRIMARY KEY, parent TEXT NOT NULL, data BLOB, acl TEXT NOT NULL,
+     czxid INTEGER NOT NULL, mzxid INTEGER NOT NULL, pzxid INTEGER NOT NULL,
+     ctime INTEGER NOT NULL, mtime INTEGER NOT NULL, version INTEGER NOT NULL,
+     cversion INTEGER NOT NULL, aversion INTEGER NOT NULL, owner TEXT NOT NULL,
+     num_children INTEGER NOT NULL, mode INTEGER NOT NULL, ttl INTEGER NOT NULL)`,
+  `CREATE INDEX IF NOT EXISTS znodes_by_parent ON znodes (parent, path)`,
+  `CREATE INDEX IF NOT EXISTS znodes_by_owner ON znodes (owner)`,
+  `CREATE TABLE IF NOT EXISTS changelog (
+     zxid INTEGER NOT NULL, idx INTEGER NOT NULL, type TEXT NOT NULL, path TEXT NOT NULL,
+     time INTEGER NOT NULL, session TEXT NOT NULL, PRIMARY KEY (zxid, idx))`,
+  `CREATE TABLE IF NOT EXISTS sessions (
+     id TEXT PRIMARY KEY, secret TEXT NOT NULL, timeout INTEGER NOT NULL,
+     last_seen INTEGER NOT NULL, identities TEXT NOT NULL, kind TEXT NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS timers (kind TEXT NOT NULL, key TEXT NOT NULL, due INTEGER NOT NULL, PRIMARY KEY (kind, key))`,
+  `CREATE INDEX IF NOT EXISTS timers_by_due ON timers (due)`,
+  `CREATE TABLE IF NOT EXISTS watches (session TEXT NOT NULL, path TEXT NOT NULL, kind TEXT NOT NULL, PRIMARY KEY (session, path, kind))`,
+  `CREATE TABLE IF NOT EXISTS requests (session TEXT NOT NULL, request_id TEXT NOT NULL, result TEXT NOT NULL, PRIMARY KEY (session, request_id))`,
+];
+
+type Row = Record<string, SqlStorageValue>;
+
+const EMPTY = new Uint8Array(0);
+
+function toBlob(data: Uint8Array): ArrayBuffer {
+  return data.byteOffset === 0 && data.byteLength === data.buffer.byteLength
+    ? (data.buffer as ArrayBuffer)
+    : (data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer);
+}
+
+function nodeOf(r: Row): ZNode {
+  return {
+    path: r.path as string,
+    data: r.data ? new Uint8Array(r.data as ArrayBuffer) : EMPTY,
+    acl: JSON.parse(r.acl as string) as ACL[],
+    stat: {
+      czxid: r.czxid as number,
+      mzxid: r.mzxid as number,
+      pzxid: r.pzxid as number,
+      ctime: r.ctime as number,
+      mtime: r.mtime as number,
+      version: r.version as number,
+      cversion: r.cversion as number,
+      aversion: r.aversion as number,
+      ephemeralOwner: r.owner as string,
+      dataLength: r.data ? (r.data as ArrayBuffer).byteLength : 0,
+      numChildren: r.num_children as number,
+    },
+    mode: r.mode as CreateMode,
+    ttl: r.ttl as number,
+  };
+}
+
+/**
+ * The core's Store over a Durable Object's SQLite database. Every call is synchronous and
+ * runs inside the object's implicit transaction, so all writes of one event reach disk in
+ * one commit (group commit), and the output gate holds replies until they have.
+ */
+export class SqlStore implements Store {
+  private readonly sql: SqlStorage;
+
+  constructor(private readonly storage: DurableObjectStorage) {
+    this.sql = storage.sql;
+    for (const stmt of SCHEMA) this.sql.exec(stmt);
+  }
+
+  private rows(query: string, ...args: unknown[]): Row[] {
+    return this.sql.exec<Row>(query, ...args).toArray();
+  }
+
+  transaction<T>(fn: () => T): T {
+    return this.storage.transactionSync(fn);
+  }
+
+  getMeta(key: string): string | undefined {
+    return this.rows(`SELECT value FROM meta WHERE key = ?`, key)[0]?.value as string | undefined;
+  }
+  setMeta(key: string, value: string): void {
+    this.sql.exec(`INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value);
+  }
+
+  getNode(path: string): ZNode | undefined {
+    const r = this.rows(`SELECT * FROM znodes WHERE path = ?`, path)[0];
+    return r ? nodeOf(r) : undefined;
+  }
+  putNode(n: ZNode): void {
+    const s = n.stat;
+    const parent = n.path === "/" ? "" : n.path.slice(0, Math.max(1, n.path.lastIndexOf("/")));
+    this.sql.exec(
+      `INSERT OR REPLACE INTO znodes (path, parent, data, acl, czxid, mzxid, pzxid, ctime, mtime, version, cversion, aversion, owner, num_children, mode, ttl)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      n.path, parent, n.data.byteLength ? toBlob(n.data) : null, JSON.stringify(n.acl),
+      s.czxid, s.mzxid, s.pzxid, s.ctime, s.mtime, s.version, s.cversion, s.aversion, s.ephemeralOwner, s.numChildren, n.mode, n.ttl,
+    );
+  }
+  deleteNode(path: string): void {
+    this.sql.exec(`DELETE FROM znodes WHERE path = ?`, path);
+  }
+  childNames(parent: string, after?: string, limit?: number): string[] {
+    const from = after === undefined ? "" : parent === "/" ? "/" + after : parent + "/" + after;
+    return this.rows(`SELECT path FROM znodes WHERE parent = ? AND path > ? ORDER BY path LIMIT ?`, parent, from, limit ?? -1).map((r) =>
+      nameOf(r.path as string),
+    );
+  }
+  countDescendants(path: string): number {
+    if (path === "/") return (this.rows(`SELECT count(*) AS n FROM znodes`)[0].n as number) - 1;
+    // Descendants of /a sort between "/a/" and "/a0" ('0' follows '/').
+    return this.rows(`SELECT count(*) AS n FROM znodes WHERE path > ? AND path < ?`, path + "/", path + "0")[0].n as number;
+  }
+  ephemeralsOf(session: string): string[] {
+    return this.rows(`SELECT path FROM znodes WHERE owner = ? ORDER BY path`, session).map((r) => r.path as string);
+  }
+
+  appendChanges(changes: readonly Change[]): void {
+    for (const c of changes)
+      this.sql.exec(`INSERT INTO changelog (zxid, idx, type, path, time, session) VALUES (?, ?, ?, ?, ?, ?)`, c.zxid, c.idx, c.type, c.path, c.time, c.session);
+  }
+  changesAfter(zxid: number): Change[] {
+    return this.rows(`SELECT * FROM changelog WHERE zxid > ? ORDER BY zxid, idx`, zxid) as unknown as Change[];
+  }
+  trimChanges(maxZxid: number, before: number): number {
+    const top = this.rows(`SELECT max(zxid) AS z FROM changelog WHERE zxid <= ? OR time < ?`, maxZxid, before)[0].z as number | null;
+    if (top === null) return 0;
+    this.sql.exec(`DELETE FROM changelog WHERE zxid <= ?`, top);
+    return top;
+  }
+  countChanges(): number {
+    return this.rows(`SELECT count(*) AS n FROM changelog`)[0].n as number;
+  }
+
+  getSession(id: string): SessionRecord | undefined {
+    const r = this.rows(`SELECT * FROM sessions WHERE id = ?`, id)[0];
+    return r ? sessionOf(r) : undefined;
+  }
+  putSession(s: SessionRecord): void {
+    this.sql.exec(
+      `INSERT OR REPLACE INTO sessions (id, secret, timeout, last_seen, identities, kind) VALUES (?, ?, ?, ?, ?, ?)`,
+      s.id, s.secret, s.timeout, s.lastSeen, JSON.stringify(s.identities), s.kind,
+    );
+  }
+  deleteSession(id: string): void {
+    this.sql.exec(`DELETE FROM sessions WHERE id = ?`, id);
+  }
+  listSessions(): SessionRecord[] {
+    return this.rows(`SELECT * FROM sessions ORDER BY id`).map(sessionOf);
+  }
+
+  putTimer(t: Timer): void {
+    this.sql.exec(`INSERT OR REPLACE INTO timers (kind, key, due) VALUES (?, ?, ?)`, t.kind, t.key, t.due);
+  }
+  deleteTimer(kind: TimerKind, key: string): void {
+    this.sql.exec(`DELETE FROM timers WHERE kind = ? AND key = ?`, kind, key);
+  }
+  dueTimers(now: number, limit: number): Timer[] {
+    return this.rows(`SELECT kind, key, due FROM timers WHERE due <= ? ORDER BY due LIMIT ?`, now, limit) as unknown as Timer[];
+  }
+  nextTimerDue(): number | undefined {
+    return (this.rows(`SELECT min(due) AS due FROM timers`)[0].due as number | null) ?? undefined;
+  }
+
+  listWatches(): WatchRow[] {
+    return this.rows(`SELECT session, path, kind FROM watches`) as unknown as WatchRow[];
+  }
+  addWatch(w: WatchRow): void {
+    this.sql.exec(`INSERT OR IGNORE INTO watches (session, path, kind) VALUES (?, ?, ?)`, w.session, w.path, w.kind);
+  }
+  removeWatch(w: WatchRow): void {
+    this.sql.exec(`DELETE FROM watches WHERE session = ? AND path = ? AND kind = ?`, w.session, w.path, w.kind);
+  }
+  removeSessionWatches(session: string): void {
+    this.sql.exec(`DELETE FROM watches WHERE session = ?`, session);
+  }
+
+  getRequestResult(session: string, requestId: string): string | undefined {
+    return this.rows(`SELECT result FROM requests WHERE session = ? AND request_id = ?`, session, requestId)[0]?.result as string | undefined;
+  }
+  putRequestResult(session: string, requestId: string, result: string): void {
+    this.sql.exec(`INSERT OR REPLACE INTO requests (session, request_id, result) VALUES (?, ?, ?)`, session, requestId, result);
+  }
+  deleteSessionRequests(session: string): void {
+    this.sql.exec(`DELETE FROM requests WHERE session = ?`, session);
+  }
+}
+
+function sessionOf(r: Row): SessionRecord {
+  return {
+    id: r.id as string,
+    secret: r.secret as string,
+    timeout: r.timeout as number,
+    lastSeen: r.last_seen as number,
+    identities: JSON.parse(r.identities as string),
+    kind: r.kind as string,
+  };
+}

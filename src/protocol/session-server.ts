@@ -1,0 +1,217 @@
+import { Code, codeName, ZkError } from "../core/errors.js";
+import type { Delivery } from "../core/events.js";
+import type { Namespace } from "../core/namespace.js";
+import { eventMessage, responseMessage } from "./encode.js";
+import { decodeConnect, decodeRequest, PROTOCOL_VERSION } from "./frames.js";
+
+/**
+ * A client connection as the protocol sees it, whatever runtime carries it. The Durable
+ * Object adapts hibernatable WebSockets to this; a test can adapt anything else.
+ */
+export interface Connection {
+  /** The session bound to this connection by its handshake, if any. */
+  readonly session: string | undefined;
+  /** The client's address, its first identity (ZooKeeper's ip scheme). */
+  readonly ip: string;
+  bind(session: string): void;
+  send(text: string): void;
+  close(code: number, reason: string): void;
+}
+
+/** Finds the live connection of a session, if it has one. */
+export interface ConnectionDirectory {
+  of(session: string): Connection | undefined;
+  set(session: string, conn: Connection): void;
+  delete(session: string): void;
+}
+
+export interface Limits {
+  maxFrameBytes: number;
+  maxBatch: number;
+}
+
+/** WebSocket close codes: 4000 + |ZooKeeper code| for session ends, like the handshake's. */
+export const CloseCode = {
+  normal: 1000,
+  expired: 4000 - Code.SESSIONEXPIRED,
+  moved: 4000 - Code.SESSIONMOVED,
+  error: (code: number) => 4000 - code,
+} as const;
+
+/**
+ * The JSON WebSocket protocol over a Namespace: handshakes, batches, responses and events.
+ * Every frame is handled synchronously from start to finish, so a batch is one storage
+ * commit; all messages for a connection produced by one frame leave as one frame, events
+ * always ahead of the responses that reflect them.
+ */
+export class SessionServer {
+  constructor(
+    private readonly ns: Namespace,
+    private readonly conns: ConnectionDirectory,
+    private readonly limits: Limits,
+  ) {}
+
+  onMessage(conn: Connection, raw: string | ArrayBuffer, now: number): void {
+    const out = new Outbox();
+    try {
+      this.handle(conn, raw, now, out);
+    } finally {
+      out.flush();
+    }
+  }
+
+  private handle(conn: Connection, raw: string | ArrayBuffer, now: number, out: Outbox): void {
+    const size = typeof raw === "string" ? raw.length : raw.byteLength;
+    if (size > this.limits.maxFrameBytes) {
+      out.push(conn, responseMessage(null, this.ns.zxid, undefined, new ZkError(Code.MARSHALLINGERROR, `frame of ${size} bytes exceeds the ${this.limits.maxFrameBytes}-byte limit`)));
+      return;
+    }
+    if (typeof raw !== "string") {
+      out.push(conn, responseMessage(null, this.ns.zxid, undefined, new ZkError(Code.MARSHALLINGERROR, "binary frames are not part of protocol v1; send JSON text")));
+      return;
+    }
+    let msg: unknown;
+    try {
+      msg = JSON.parse(raw);
+    } catch {
+      out.push(conn, responseMessage(null, this.ns.zxid, undefined, new ZkError(Code.MARSHALLINGERROR, "frame is not valid JSON")));
+      return;
+    }
+    const session = conn.session;
+    if (session === undefined) return this.handshake(conn, msg, now, out);
+    if (this.ns.getSession(session) === undefined) {
+      out.push(conn, { type: "session", state: "expired" });
+      out.closeAfter(conn, CloseCode.expired, "session expired");
+      return;
+    }
+    this.ns.touch(session, now);
+    const items = Array.isArray(msg) ? msg : [msg];
+    if (items.length > this.limits.maxBatch) {
+      out.push(conn, responseMessage(null, this.ns.zxid, undefined, new ZkError(Code.THROTTLEDOP, `a batch holds at most ${this.limits.maxBatch} requests; this one has ${items.length}`)));
+      return;
+    }
+    for (const item of items) {
+      if ((item as { type?: unknown })?.type === "connect") {
+        out.push(conn, responseMessage(null, this.ns.zxid, undefined, new ZkError(Code.BADARGUMENTS, "this connection already has a session")));
+        continue;
+      }
+      const decoded = decodeRequest(item);
+      if ("error" in decoded) {
+        out.push(conn, responseMessage(decoded.xid, this.ns.zxid, undefined, decoded.error));
+        continue;
+      }
+      const outcome = this.ns.execute(session, decoded.request, now);
+      this.route(outcome.deliveries, out);
+      out.push(conn, responseMessage(decoded.xid, outcome.zxid, outcome.result, outcome.error));
+      if (outcome.closed) {
+        this.conns.delete(session);
+        out.closeAfter(conn, CloseCode.normal, "session closed");
+        return;
+      }
+    }
+  }
+
+  private handshake(conn: Connection, msg: unknown, now: number, out: Outbox): void {
+    if ((msg as { type?: unknown } | null)?.type !== "connect") {
+      const xid = (msg as { xid?: unknown } | null)?.xid;
+      out.push(conn, responseMessage(typeof xid === "number" ? xid : null, this.ns.zxid, undefined, new ZkError(Code.BADARGUMENTS, "handshake required: send a connect frame first")));
+      return;
+    }
+    try {
+      const hello = decodeConnect(msg);
+      const opened = this.ns.open(
+        {
+          timeout: hello.timeout,
+          sessionId: hello.sessionId,
+          secret: hello.secret,
+          lastZxid: hello.lastZxid,
+          watches: hello.watches,
+          identities: [{ scheme: "ip", id: conn.ip }],
+        },
+        now,
+      );
+      const id = opened.session.id;
+      const previous = this.conns.of(id);
+      if (previous && previous !== conn) {
+        out.push(previous, { type: "session", state: "moved" });
+        out.closeAfter(previous, CloseCode.moved, "session moved to another connection");
+      }
+      conn.bind(id);
+      this.conns.set(id, conn);
+      out.push(conn, {
+        type: "connected",
+        v: PROTOCOL_VERSION,
+        sessionId: id,
+        secret: opened.session.secret,
+        timeout: opened.session.timeout,
+        zxid: opened.zxid,
+        resumed: opened.resumed,
+        ttlEnabled: this.ns.config.ttlEnabled,
+        maxDataBytes: this.ns.config.maxDataBytes,
+      });
+      if (opened.resync) out.push(conn, { type: "resync", ...opened.resync, zxid: opened.zxid });
+      for (const event of opened.replay) out.push(conn, eventMessage(event));
+    } catch (e) {
+      if (!(e instanceof ZkError)) throw e;
+      out.push(conn, { type: "connect-error", err: e.code, code: codeName(e.code), message: e.message, versions: [PROTOCOL_VERSION] });
+      out.closeAfter(conn, CloseCode.error(e.code), e.message.slice(0, 120));
+    }
+  }
+
+  /** Sends events to the sessions they are for; sessions without a connection replay them on resume. */
+  route(deliveries: readonly Delivery[], out: Outbox): void {
+    for (const d of deliveries) {
+      const c = this.conns.of(d.session);
+      if (c) out.push(c, eventMessage(d.event));
+    }
+  }
+
+  /** Delivers events and session ends that happened outside any frame (timers). */
+  deliver(deliveries: readonly Delivery[], expired: readonly string[]): void {
+    const out = new Outbox();
+    this.route(deliveries, out);
+    for (const id of expired) {
+      const c = this.conns.of(id);
+      if (!c) continue;
+      this.conns.delete(id);
+      out.push(c, { type: "session", state: "expired" });
+      out.closeAfter(c, CloseCode.expired, "session expired");
+    }
+    out.flush();
+  }
+}
+
+/** Messages collected per connection while a frame is handled, sent together at its end. */
+export class Outbox {
+  private readonly queues = new Map<Connection, unknown[]>();
+  private readonly closes = new Map<Connection, [number, string]>();
+
+  push(conn: Connection, message: unknown): void {
+    let q = this.queues.get(conn);
+    if (!q) this.queues.set(conn, (q = []));
+    q.push(message);
+  }
+
+  closeAfter(conn: Connection, code: number, reason: string): void {
+    this.closes.set(conn, [code, reason]);
+  }
+
+  flush(): void {
+    for (const [conn, q] of this.queues) {
+      try {
+        conn.send(JSON.stringify(q.length === 1 ? q[0] : q));
+      } catch {
+        // The socket is already gone; its session will resume and replay.
+      }
+    }
+    for (const [conn, [code, reason]] of this.closes) {
+      try {
+        conn.close(code, reason);
+      } catch {
+        // Already closed.
+      }
+    }
+    this.queues.clear();
+    this.closes.clear();
+  }
+}

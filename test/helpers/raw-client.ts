@@ -1,0 +1,156 @@
+import { env, exports } from "cloudflare:workers";
+
+/**
+ * A deliberately thin protocol client for tests: it speaks raw frames (docs/protocol.md)
+ * over a real WebSocket to the Worker, so tests see exactly what goes on the wire.
+ */
+export type Msg = Record<string, any>;
+
+let counter = 0;
+/** A fresh namespace name per call, so tests never share state. */
+export const freshNamespace = (prefix = "t") => `${prefix}-${Date.now().toString(36)}-${(counter++).toString(36)}`;
+
+export const b64 = (s: string) => btoa(s);
+export const unb64 = (s: string) => atob(s);
+
+export class RawClient {
+  /** Every message received, in order (arrays flattened). */
+  readonly received: Msg[] = [];
+  /** Raw frames as received (to check batching). */
+  readonly frames: unknown[] = [];
+  private waiters: Array<() => void> = [];
+  private xid = 1;
+  closed: { code: number; reason: string } | null = null;
+  hello: Msg | null = null;
+
+  private constructor(
+    readonly ws: WebSocket,
+    readonly namespace: string,
+  ) {
+    ws.addEventListener("message", (e) => {
+      if (typeof e.data !== "string") return;
+      if (e.data === "pong") {
+        this.received.push({ type: "pong" });
+      } else {
+        const parsed = JSON.parse(e.data);
+        this.frames.push(parsed);
+        for (const m of Array.isArray(parsed) ? parsed : [parsed]) this.received.push(m);
+      }
+      this.wake();
+    });
+    ws.addEventListener("close", (e) => {
+      this.closed = { code: e.code, reason: e.reason };
+      this.wake();
+    });
+  }
+
+  private wake() {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
+  }
+
+  /** Opens a socket without a handshake. */
+  static async open(namespace: string): Promise<RawClient> {
+    const res = await exports.default.fetch(`http://edgekeeper.test/v1/namespaces/${namespace}/ws`, { headers: { Upgrade: "websocket" } });
+    if (res.status !== 101 || !res.webSocket) throw new Error(`upgrade failed: ${res.status} ${await res.text()}`);
+    const ws = res.webSocket;
+    ws.accept();
+    return new RawClient(ws, namespace);
+  }
+
+  /** Opens a socket and performs the handshake; throws if it is refused. */
+  static async connect(namespace: string, hello: Msg = {}): Promise<RawClient> {
+    const c = await RawClient.open(namespace);
+    const reply = await c.handshake(hello);
+    if (reply.type !== "connected") throw new Error(`handshake refused: ${JSON.stringify(reply)}`);
+    return c;
+  }
+
+  async handshake(hello: Msg = {}): Promise<Msg> {
+    const start = this.received.length;
+    this.send({ type: "connect", v: 1, timeout: 30_000, lastZxid: 0, ...hello });
+    const reply = await this.waitFor((m) => m.type === "connected" || m.type === "connect-error", start);
+    if (reply.type === "connected") this.hello = reply;
+    return reply;
+  }
+
+  get sessionId(): string {
+    return this.hello!.sessionId;
+  }
+  get secret(): string {
+    return this.hello!.secret;
+  }
+
+  send(frame: unknown): void {
+    this.ws.send(typeof frame === "string" ? frame : JSON.stringify(frame));
+  }
+
+  nextXid(): number {
+    return this.xid++;
+  }
+
+  /** Sends one request and resolves with its response. */
+  async request(op: string, fields: Msg = {}): Promise<Msg> {
+    const xid = this.nextXid();
+    const start = this.received.length;
+    this.send({ xid, op, ...fields });
+    return this.waitFor((m) => m.xid === xid && m.type === undefined, start);
+  }
+
+  /** Sends requests as one batch frame and resolves with their responses, in order. */
+  async batch(requests: Msg[]): Promise<Msg[]> {
+    const start = this.received.length;
+    const xids = requests.map(() => this.nextXid());
+    this.send(requests.map((r, i) => ({ xid: xids[i], ...r })));
+    const out: Msg[] = [];
+    for (const xid of xids) out.push(await this.waitFor((m) => m.xid === xid && m.type === undefined, start));
+    return out;
+  }
+
+  /** Resolves with the first message (from index `from`) matching `pred`. */
+  async waitFor(pred: (m: Msg) => boolean, from = 0, timeoutMs = 5000): Promise<Msg> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      for (let i = from; i < this.received.length; i++) if (pred(this.received[i])) return this.received[i];
+      if (this.closed && !this.received.slice(from).some(pred)) throw new Error(`socket closed (${this.closed.code} ${this.closed.reason}) while waiting`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`timed out waiting; received: ${JSON.stringify(this.received.slice(from)).slice(0, 2000)}`);
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, Math.min(left, 50));
+        this.waiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+  }
+
+  /** Events received so far (optionally only those after message index `from`). */
+  events(from = 0): Msg[] {
+    return this.received.slice(from).filter((m) => m.type === "event");
+  }
+
+  /** Waits until the socket is closed by the server. */
+  async waitClosed(timeoutMs = 5000): Promise<{ code: number; reason: string }> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.closed) {
+      if (Date.now() > deadline) throw new Error("socket not closed");
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    return this.closed;
+  }
+
+  close(): void {
+    try {
+      this.ws.close(1000, "bye");
+    } catch {
+      // already closed
+    }
+  }
+}
+
+/** The namespace's Durable Object stub, for runInDurableObject, alarms and eviction. */
+export function stubFor(namespace: string) {
+  return env.NAMESPACE.get(env.NAMESPACE.idFromName(namespace));
+}
