@@ -52,7 +52,7 @@ export class RawClient {
 
   /** Opens a socket without a handshake. */
   static async open(namespace: string): Promise<RawClient> {
-    const res = await exports.default.fetch(`http://edgekeeper.test/v1/namespaces/${namespace}/ws`, { headers: { Upgrade: "websocket" } });
+    const res = await (exports as unknown as { default: Fetcher }).default.fetch(`http://edgekeeper.test/v1/namespaces/${namespace}/ws`, { headers: { Upgrade: "websocket" } });
     if (res.status !== 101 || !res.webSocket) throw new Error(`upgrade failed: ${res.status} ${await res.text()}`);
     const ws = res.webSocket;
     ws.accept();
