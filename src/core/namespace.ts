@@ -176,10 +176,23 @@ export class Namespace {
     const trimmed = this.store.transaction(() =>
       this.store.trimChanges(this.lastZxid - this.config.changelogRetainTxns, now - this.config.changelogMaxAgeMs),
     );
+    // Idempotent-create results matter only while a retry can still arrive: within a session timeout.
+    this.store.trimRequestResults(now - 2 * this.config.sessionTimeoutMax);
     if (trimmed > this.logFloor) {
       this.logFloor = trimmed;
       this.store.setMeta("log_floor", String(trimmed));
     }
+  }
+
+  /**
+   * Re-reads what this object caches from storage, after a failed transaction may have left
+   * the caches ahead of what was rolled back.
+   */
+  recover(): void {
+    this.sessions.clear();
+    this.watches.invalidate();
+    this.lastZxid = Number(this.store.getMeta("zxid"));
+    this.logFloor = Number(this.store.getMeta("log_floor") ?? "0");
   }
 
   // ---------------------------------------------------------------- sessions
@@ -374,7 +387,7 @@ export class Namespace {
         }
         const { value, zxid, deliveries } = this.write(session, now, (tx) => {
           const r = applyCreate(tx, req);
-          if (req.requestId !== undefined) this.store.putRequestResult(session.id, req.requestId, JSON.stringify(r));
+          if (req.requestId !== undefined) this.store.putRequestResult(session.id, req.requestId, JSON.stringify(r), now);
           return r;
         });
         return ok(value, zxid, deliveries);

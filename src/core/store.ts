@@ -99,6 +99,8 @@ export interface Store {
 
   /** Remembered result of an idempotent create, by session and client request id. */
   getRequestResult(session: string, requestId: string): string | undefined;
-  putRequestResult(session: string, requestId: string, result: string): void;
+  putRequestResult(session: string, requestId: string, result: string, time: number): void;
+  /** Forgets idempotent-create results recorded before `before` (ms). */
+  trimRequestResults(before: number): void;
   deleteSessionRequests(session: string): void;
 }

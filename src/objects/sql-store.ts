@@ -22,7 +22,10 @@ const SCHEMA = [
   `CREATE TABLE IF NOT EXISTS timers (kind TEXT NOT NULL, key TEXT NOT NULL, due INTEGER NOT NULL, PRIMARY KEY (kind, key))`,
   `CREATE INDEX IF NOT EXISTS timers_by_due ON timers (due)`,
   `CREATE TABLE IF NOT EXISTS watches (session TEXT NOT NULL, path TEXT NOT NULL, kind TEXT NOT NULL, PRIMARY KEY (session, path, kind))`,
-  `CREATE TABLE IF NOT EXISTS requests (session TEXT NOT NULL, request_id TEXT NOT NULL, result TEXT NOT NULL, PRIMARY KEY (session, request_id))`,
+  `CREATE TABLE IF NOT EXISTS requests (
+     session TEXT NOT NULL, request_id TEXT NOT NULL, result TEXT NOT NULL, time INTEGER NOT NULL,
+     PRIMARY KEY (session, request_id))`,
+  `CREATE INDEX IF NOT EXISTS requests_by_time ON requests (time)`,
 ];
 
 type Row = Record<string, SqlStorageValue>;
@@ -181,8 +184,11 @@ export class SqlStore implements Store {
   getRequestResult(session: string, requestId: string): string | undefined {
     return this.rows(`SELECT result FROM requests WHERE session = ? AND request_id = ?`, session, requestId)[0]?.result as string | undefined;
   }
-  putRequestResult(session: string, requestId: string, result: string): void {
-    this.sql.exec(`INSERT OR REPLACE INTO requests (session, request_id, result) VALUES (?, ?, ?)`, session, requestId, result);
+  putRequestResult(session: string, requestId: string, result: string, time: number): void {
+    this.sql.exec(`INSERT OR REPLACE INTO requests (session, request_id, result, time) VALUES (?, ?, ?, ?)`, session, requestId, result, time);
+  }
+  trimRequestResults(before: number): void {
+    this.sql.exec(`DELETE FROM requests WHERE time < ?`, before);
   }
   deleteSessionRequests(session: string): void {
     this.sql.exec(`DELETE FROM requests WHERE session = ?`, session);

@@ -1,6 +1,7 @@
 import { Code, codeName, ZkError } from "../core/errors.js";
 import type { Delivery } from "../core/events.js";
-import type { Namespace } from "../core/namespace.js";
+import type { Namespace, Outcome } from "../core/namespace.js";
+import type { Request } from "../core/requests.js";
 import { eventMessage, responseMessage } from "./encode.js";
 import { decodeConnect, decodeRequest, PROTOCOL_VERSION } from "./frames.js";
 
@@ -100,7 +101,7 @@ export class SessionServer {
         out.push(conn, responseMessage(decoded.xid, this.ns.zxid, undefined, decoded.error));
         continue;
       }
-      const outcome = this.ns.execute(session, decoded.request, now);
+      const outcome = this.execute(session, decoded.request, now);
       this.route(outcome.deliveries, out);
       out.push(conn, responseMessage(decoded.xid, outcome.zxid, outcome.result, outcome.error));
       if (outcome.closed) {
@@ -108,6 +109,21 @@ export class SessionServer {
         out.closeAfter(conn, CloseCode.normal, "session closed");
         return;
       }
+    }
+  }
+
+  /**
+   * Runs one request. A failure that is not a ZooKeeper error (a storage fault, a bug) rolls
+   * the request back and is reported as SYSTEMERROR; it never takes the object or other
+   * clients down with it.
+   */
+  private execute(session: string, request: Request, now: number): Outcome {
+    try {
+      return this.ns.execute(session, request, now);
+    } catch (e) {
+      console.error("edgekeeper: request failed", request.op, e);
+      this.ns.recover();
+      return { zxid: this.ns.zxid, error: new ZkError(Code.SYSTEMERROR, `internal error while applying ${request.op}`), deliveries: [] };
     }
   }
 

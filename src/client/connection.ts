@@ -1,0 +1,379 @@
+import type { WatchSet } from "../core/requests.js";
+import { Code } from "../core/errors.js";
+import {
+  ClosedError,
+  ConnectionLossError,
+  errorFor,
+  OperationTimeoutError,
+  SessionExpiredError,
+  SessionMovedError,
+  type ZooKeeperError,
+} from "./errors.js";
+import type { WatchEvent } from "./watchers.js";
+
+/**
+ * Connection states, after ZooKeeper's KeeperState: `suspended` is ZooKeeper's Disconnected
+ * (the session may still be alive and is being resumed); `expired`, `closed` and
+ * `authFailed` are final.
+ */
+export type State = "connecting" | "connected" | "suspended" | "expired" | "closed" | "authFailed";
+
+/** The part of a WebSocket the client uses; browsers, Workers and Node 22 all provide it. */
+export interface SocketLike {
+  readonly readyState: number;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  addEventListener(type: "open" | "message" | "close" | "error", listener: (ev: any) => void): void;
+}
+export type SocketFactory = (url: string) => SocketLike;
+
+export interface ConnectionOptions {
+  url: string;
+  sessionTimeout: number;
+  /** Give up an unanswered request after this long (ms; 0 = never). */
+  requestTimeout: number;
+  /** Reconnect backoff: full jitter between 0 and min(max, base * 2^attempt) ms. */
+  backoffBaseMs: number;
+  backoffMaxMs: number;
+  socket: SocketFactory;
+  /** The watches to re-register on resume. */
+  watches: () => WatchSet;
+  onEvent: (e: WatchEvent) => void;
+  onState: (s: State, previous: State) => void;
+  onResync: (info: { lastZxid: number; oldestZxid: number }) => void;
+}
+
+export interface RequestOptions {
+  /** Retry across a reconnect instead of failing with ConnectionLoss (safe only for idempotent requests). */
+  retry?: boolean;
+  signal?: AbortSignal;
+  timeout?: number;
+}
+
+type Msg = Record<string, any>;
+
+interface Pending {
+  xid: number;
+  frame: Msg;
+  retry: boolean;
+  resolve: (m: Msg) => void;
+  reject: (e: unknown) => void;
+  cleanup: () => void;
+}
+
+const OPEN = 1;
+
+/**
+ * One logical connection to a namespace: a session that outlives sockets. It opens a
+ * WebSocket, performs the handshake (new or resumed session), coalesces the requests of one
+ * tick into one frame, matches responses by xid, heartbeats with `ping`, notices a dead
+ * socket after 2/3 of the session timeout (like ZooKeeper's read timeout), and reconnects
+ * with jittered backoff, resuming the session and re-registering its watches.
+ */
+export class Connection {
+  state: State = "connecting";
+  sessionId: string | undefined;
+  private secret: string | undefined;
+  negotiatedTimeout: number;
+  /** Highest zxid seen in any response or event. */
+  lastZxid = 0;
+
+  private ws: SocketLike | undefined;
+  private readonly inflight = new Map<number, Pending>();
+  private queue: Pending[] = [];
+  private flushScheduled = false;
+  private nextXid = 1;
+  private attempt = 0;
+  private lastRecv = 0;
+  private lastSent = 0;
+  private heartbeat: ReturnType<typeof setInterval> | undefined;
+  private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  private firstConnect: { resolve: () => void; reject: (e: unknown) => void } | undefined;
+
+  constructor(private readonly opts: ConnectionOptions) {
+    this.negotiatedTimeout = opts.sessionTimeout;
+  }
+
+  /** Connects for the first time; resolves once the session is established. */
+  start(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.firstConnect = { resolve, reject };
+      this.open();
+    });
+  }
+
+  private setState(s: State): void {
+    if (s === this.state) return;
+    const prev = this.state;
+    this.state = s;
+    this.opts.onState(s, prev);
+  }
+
+  private get final(): boolean {
+    return this.state === "expired" || this.state === "closed" || this.state === "authFailed";
+  }
+
+  // ------------------------------------------------------------------ sockets
+
+  private open(): void {
+    let ws: SocketLike;
+    try {
+      ws = this.opts.socket(this.opts.url);
+    } catch (e) {
+      this.scheduleReconnect();
+      return;
+    }
+    this.ws = ws;
+    ws.addEventListener("open", () => {
+      if (ws !== this.ws) return;
+      const hello: Msg = { type: "connect", v: 1, timeout: this.opts.sessionTimeout, lastZxid: this.lastZxid };
+      if (this.sessionId) {
+        hello.sessionId = this.sessionId;
+        hello.secret = this.secret;
+        hello.watches = this.opts.watches();
+      }
+      this.lastRecv = Date.now();
+      this.sendRaw(JSON.stringify(hello));
+    });
+    ws.addEventListener("message", (ev: { data: unknown }) => {
+      if (ws !== this.ws) return;
+      this.lastRecv = Date.now();
+      if (typeof ev.data !== "string" || ev.data === "pong") return;
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(ev.data);
+      } catch {
+        return;
+      }
+      for (const m of Array.isArray(parsed) ? parsed : [parsed]) this.onMessage(m as Msg);
+    });
+    const lost = () => {
+      if (ws !== this.ws) return;
+      this.ws = undefined;
+      this.onSocketLost();
+    };
+    ws.addEventListener("close", lost);
+    ws.addEventListener("error", lost);
+  }
+
+  private sendRaw(text: string): void {
+    this.lastSent = Date.now();
+    this.ws?.send(text);
+  }
+
+  private onMessage(m: Msg): void {
+    if (typeof m.zxid === "number" && m.zxid > this.lastZxid) this.lastZxid = m.zxid;
+    switch (m.type) {
+      case "connected":
+        return this.onConnected(m);
+      case "connect-error":
+        return this.onConnectError(m);
+      case "event":
+        this.opts.onEvent({ type: m.event, path: m.path, zxid: m.zxid });
+        return;
+      case "resync":
+        this.opts.onResync({ lastZxid: m.lastZxid, oldestZxid: m.oldestZxid });
+        return;
+      case "session":
+        if (m.state === "expired") return this.expire();
+        if (m.state === "moved") return this.terminate("closed", new SessionMovedError("another connection resumed this session"));
+        return;
+    }
+    if (typeof m.xid !== "number") return;
+    const p = this.inflight.get(m.xid);
+    if (!p) return;
+    this.inflight.delete(m.xid);
+    p.cleanup();
+    if (m.err === 0) p.resolve(m);
+    else p.reject(errorFor(m.err, m.message ?? m.code ?? "error", m.results));
+  }
+
+  private onConnected(m: Msg): void {
+    this.sessionId = m.sessionId;
+    this.secret = m.secret;
+    this.negotiatedTimeout = m.timeout;
+    this.attempt = 0;
+    this.startHeartbeat();
+    this.setState("connected");
+    this.firstConnect?.resolve();
+    this.firstConnect = undefined;
+    this.flush();
+  }
+
+  private onConnectError(m: Msg): void {
+    const err = errorFor(m.err, m.message ?? "handshake refused");
+    if (m.err === Code.SESSIONEXPIRED) return this.expire();
+    if (m.err === Code.AUTHFAILED || m.err === Code.NOAUTH) return this.terminate("authFailed", err);
+    if (m.err === Code.CONNECTIONLOSS) return; // server behind us: the close follows, we retry
+    this.terminate("closed", err);
+  }
+
+  private onSocketLost(): void {
+    this.stopHeartbeat();
+    if (this.final) return;
+    // In-flight requests may or may not have been applied: fail them, except the ones
+    // that are safe to send again (idempotent creates carry a request id).
+    for (const p of [...this.inflight.values()]) {
+      this.inflight.delete(p.xid);
+      if (p.retry) this.queue.unshift(p);
+      else {
+        p.cleanup();
+        p.reject(new ConnectionLossError());
+      }
+    }
+    this.queue.sort((a, b) => a.xid - b.xid);
+    if (this.sessionId) this.setState("suspended");
+    this.scheduleReconnect();
+  }
+
+  private scheduleReconnect(): void {
+    if (this.final || this.reconnectTimer) return;
+    const cap = Math.min(this.opts.backoffMaxMs, this.opts.backoffBaseMs * 2 ** this.attempt++);
+    const delay = Math.random() * cap;
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      if (!this.final) this.open();
+    }, delay);
+  }
+
+  private startHeartbeat(): void {
+    this.stopHeartbeat();
+    const t = this.negotiatedTimeout;
+    this.heartbeat = setInterval(() => {
+      const now = Date.now();
+      if (now - this.lastRecv > (t * 2) / 3) {
+        // Nothing heard for too long: the socket is dead even if it has not said so.
+        const ws = this.ws;
+        this.ws = undefined;
+        try {
+          ws?.close(4000, "read timeout");
+        } catch {
+          // ignore
+        }
+        this.onSocketLost();
+        return;
+      }
+      if (now - this.lastSent >= t / 3 - 50 && this.ws?.readyState === OPEN) this.sendRaw("ping");
+    }, Math.max(50, Math.floor(t / 6)));
+  }
+
+  private stopHeartbeat(): void {
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.heartbeat = undefined;
+  }
+
+  private expire(): void {
+    this.terminate("expired", new SessionExpiredError());
+  }
+
+  /** Enters a final state: every pending request fails with `error`. */
+  private terminate(state: State, error: ZooKeeperError): void {
+    if (this.final) return;
+    this.stopHeartbeat();
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
+    const ws = this.ws;
+    this.ws = undefined;
+    try {
+      ws?.close(1000, state);
+    } catch {
+      // ignore
+    }
+    for (const p of [...this.inflight.values(), ...this.queue]) {
+      p.cleanup();
+      p.reject(error);
+    }
+    this.inflight.clear();
+    this.queue = [];
+    this.setState(state);
+    this.firstConnect?.reject(error);
+    this.firstConnect = undefined;
+  }
+
+  // ------------------------------------------------------------------ requests
+
+  /** Sends a request (coalesced with others of the same tick) and resolves with its response. */
+  request(frame: Msg, options: RequestOptions = {}): Promise<Msg> {
+    if (this.final) return Promise.reject(this.state === "expired" ? new SessionExpiredError() : new ClosedError());
+    return new Promise<Msg>((resolve, reject) => {
+      const xid = this.nextXid++;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const onAbort = () => {
+        this.forget(p);
+        reject(options.signal?.reason ?? new DOMException("aborted", "AbortError"));
+      };
+      const p: Pending = {
+        xid,
+        frame: { xid, ...frame },
+        retry: options.retry ?? false,
+        resolve,
+        reject,
+        cleanup: () => {
+          if (timer) clearTimeout(timer);
+          options.signal?.removeEventListener("abort", onAbort);
+        },
+      };
+      if (options.signal?.aborted) return onAbort();
+      options.signal?.addEventListener("abort", onAbort, { once: true });
+      const timeout = options.timeout ?? this.opts.requestTimeout;
+      if (timeout > 0)
+        timer = setTimeout(() => {
+          this.forget(p);
+          reject(new OperationTimeoutError(`${frame.op} got no answer within ${timeout} ms; its outcome is unknown`));
+        }, timeout);
+      this.queue.push(p);
+      this.scheduleFlush();
+    });
+  }
+
+  private forget(p: Pending): void {
+    p.cleanup();
+    this.inflight.delete(p.xid);
+    const i = this.queue.indexOf(p);
+    if (i >= 0) this.queue.splice(i, 1);
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    queueMicrotask(() => {
+      this.flushScheduled = false;
+      this.flush();
+    });
+  }
+
+  /** Sends everything queued as one frame (an array when there is more than one request). */
+  private flush(): void {
+    if (this.state !== "connected" || !this.ws || this.ws.readyState !== OPEN || this.queue.length === 0) return;
+    const batch = this.queue.splice(0, 1000);
+    for (const p of batch) this.inflight.set(p.xid, p);
+    this.sendRaw(JSON.stringify(batch.length === 1 ? batch[0].frame : batch.map((p) => p.frame)));
+    if (this.queue.length > 0) this.scheduleFlush();
+  }
+
+  /** Closes the session on the server (its ephemerals go) and the socket. */
+  async close(): Promise<void> {
+    if (this.final) return;
+    if (this.state === "connected") {
+      try {
+        await this.request({ op: "close" }, { timeout: 5000 });
+      } catch {
+        // The session will expire on its own.
+      }
+    }
+    this.terminate("closed", new ClosedError());
+  }
+
+  /** Drops the socket as if the network failed (tests, and `suspend()` for apps going offline). */
+  dropSocket(): void {
+    const ws = this.ws;
+    if (!ws) return;
+    this.ws = undefined;
+    try {
+      ws.close(4000, "dropped by client");
+    } catch {
+      // ignore
+    }
+    this.onSocketLost();
+  }
+}
