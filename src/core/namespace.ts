@@ -1,6 +1,6 @@
 import { checkAcl, Perms, type Id } from "./acl.js";
 import { isTtl } from "./create-mode.js";
-import { Code, ZkError } from "./errors.js";
+import { Code, codeName, ZkError } from "./errors.js";
 import type { Delivery, WatchEvent } from "./events.js";
 import { validatePath } from "./paths.js";
 import { replayFromLog, replayFromState, type ReplayOutcome } from "./replay.js";
@@ -62,6 +62,8 @@ export interface OpenRequest {
   /** Identities the connection arrives with (its IP, a verified token). */
   identities: Id[];
   kind?: string;
+  /** When the session's current connection last showed life the core does not see (heartbeats answered by the runtime), ms. */
+  heardAt?: number;
 }
 
 export interface Opened {
@@ -185,6 +187,21 @@ export class Namespace {
   }
 
   /**
+   * Admin: drops the change log up to `uptoZxid` (never past the last committed zxid), as
+   * retention does on its own by count and age. Resumes from before the new floor get a
+   * resync. Returns the oldest zxid after which the log is still complete.
+   */
+  compactLog(uptoZxid: number): number {
+    const trimmed = this.store.transaction(() => {
+      const top = this.store.trimChanges(Math.min(uptoZxid, this.lastZxid), 0);
+      if (top > this.logFloor) this.store.setMeta("log_floor", String(top));
+      return top;
+    });
+    if (trimmed > this.logFloor) this.logFloor = trimmed;
+    return this.logFloor;
+  }
+
+  /**
    * Re-reads what this object caches from storage, after a failed transaction may have left
    * the caches ahead of what was rolled back.
    */
@@ -231,7 +248,7 @@ export class Namespace {
       const s = this.getSession(req.sessionId);
       if (!s || !secretsEqual(s.secret, req.secret ?? ""))
         throw new ZkError(Code.SESSIONEXPIRED, `session ${req.sessionId} has expired or never existed`);
-      if (now - this.lastHeard(s.id) > s.timeout) {
+      if (now - Math.max(this.lastHeard(s.id), req.heardAt ?? 0) > s.timeout) {
         // Past its timeout but not yet reaped: the alarm ends it (and fires its watches) now.
         this.store.putTimer({ kind: "session", key: s.id, due: now });
         throw new ZkError(Code.SESSIONEXPIRED, `session ${req.sessionId} has expired`);
@@ -557,7 +574,7 @@ export class Namespace {
 }
 
 function errorResult(e: ZkError) {
-  return { err: e.code, message: e.message };
+  return { err: e.code, code: codeName(e.code), message: e.message };
 }
 
 function mergeIdentities(a: readonly Id[], b: readonly Id[]): Id[] {

@@ -58,7 +58,8 @@ export const WatchSetSchema = v.strictObject({
 
 const req = <T extends v.ObjectEntries>(op: string, entries: T) => v.object({ xid: Xid, op: v.literal(op), ...entries });
 
-const create = { path: Path, data: Data, acl: v.optional(AclSchema), mode: Mode, ttl: v.optional(Int), requestId: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(64))) };
+const multiCreate = { path: Path, data: Data, acl: v.optional(AclSchema), mode: Mode, ttl: v.optional(Int) };
+const create = { ...multiCreate, requestId: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(64))) };
 const del = { path: Path, version: Version };
 const setData = { path: Path, data: Data, version: Version };
 const check = { path: Path, version: Version };
@@ -83,7 +84,7 @@ const SCHEMAS = {
   check: req("check", check),
   multi: req("multi", {
     ops: v.pipe(
-      v.array(v.variant("op", [op("create", create), op("delete", del), op("setData", setData), op("check", check)])),
+      v.array(v.variant("op", [v.strictObject({ op: v.literal("create"), ...multiCreate }), op("delete", del), op("setData", setData), op("check", check)])),
       v.maxLength(1000),
     ),
   }),
@@ -142,8 +143,8 @@ export function decodeRequest(raw: unknown): Decoded {
   if (typeof raw !== "object" || raw === null || Array.isArray(raw))
     return { xid, error: new ZkError(Code.BADARGUMENTS, "a request must be a JSON object") };
   const name = (raw as { op?: unknown }).op;
-  if (!isOp(name))
-    return { xid, error: new ZkError(Code.UNIMPLEMENTED, typeof name === "string" ? `unknown op "${name.slice(0, 64)}"` : "missing op") };
+  if (typeof name !== "string") return { xid, error: new ZkError(Code.BADARGUMENTS, name === undefined ? "missing op" : "op must be a string") };
+  if (!isOp(name)) return { xid, error: new ZkError(Code.UNIMPLEMENTED, `unknown op "${name.slice(0, 64)}"`) };
   const parsed = v.safeParse(SCHEMAS[name], raw);
   if (!parsed.success) {
     const message = `${name}: ${describe(parsed.issues)}`;

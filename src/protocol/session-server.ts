@@ -24,6 +24,8 @@ export interface ConnectionDirectory {
   of(session: string): Connection | undefined;
   set(session: string, conn: Connection): void;
   delete(session: string): void;
+  /** When the session's connection last showed life outside any frame (auto-answered pings), ms or 0. */
+  heardFrom?(session: string): number;
 }
 
 export interface Limits {
@@ -62,7 +64,9 @@ export class SessionServer {
   }
 
   private handle(conn: Connection, raw: string | ArrayBuffer, now: number, out: Outbox): void {
-    const size = typeof raw === "string" ? raw.length : raw.byteLength;
+    // The limit is in UTF-8 bytes; a string can only exceed it once 3 × its length does.
+    const size =
+      typeof raw !== "string" ? raw.byteLength : raw.length * 3 <= this.limits.maxFrameBytes ? raw.length : new TextEncoder().encode(raw).byteLength;
     if (size > this.limits.maxFrameBytes) {
       out.push(conn, responseMessage(null, this.ns.zxid, undefined, new ZkError(Code.MARSHALLINGERROR, `frame of ${size} bytes exceeds the ${this.limits.maxFrameBytes}-byte limit`)));
       return;
@@ -130,7 +134,7 @@ export class SessionServer {
   private handshake(conn: Connection, msg: unknown, now: number, out: Outbox): void {
     if ((msg as { type?: unknown } | null)?.type !== "connect") {
       const xid = (msg as { xid?: unknown } | null)?.xid;
-      out.push(conn, responseMessage(typeof xid === "number" ? xid : null, this.ns.zxid, undefined, new ZkError(Code.BADARGUMENTS, "handshake required: send a connect frame first")));
+      out.push(conn, responseMessage(typeof xid === "number" && Number.isSafeInteger(xid) && xid >= 0 ? xid : null, this.ns.zxid, undefined, new ZkError(Code.BADARGUMENTS, "handshake required: send a connect frame first")));
       return;
     }
     try {
@@ -143,6 +147,7 @@ export class SessionServer {
           lastZxid: hello.lastZxid,
           watches: hello.watches,
           identities: [{ scheme: "ip", id: conn.ip }],
+          heardAt: hello.sessionId === undefined ? undefined : this.conns.heardFrom?.(hello.sessionId),
         },
         now,
       );

@@ -108,6 +108,28 @@ export class RawClient {
     return out;
   }
 
+  /** Sends a binary frame as-is (`send` JSON-encodes anything that is not a string). */
+  sendBinary(bytes: Uint8Array | ArrayBuffer): void {
+    this.ws.send(bytes);
+  }
+
+  /**
+   * Sends a frame exactly as given (text or binary, no xid added) and resolves with the next
+   * server message that is not an event: for a lone request, its response or error.
+   */
+  async sendRaw(frame: string | Uint8Array | ArrayBuffer): Promise<Msg> {
+    const start = this.received.length;
+    this.ws.send(frame);
+    return this.waitFor((m) => m.type !== "event" && m.type !== "pong", start);
+  }
+
+  /** The namespace's last committed zxid, as a read reports it. */
+  async currentZxid(): Promise<number> {
+    const r = await this.request("exists", { path: "/" });
+    if (r.err !== 0) throw new Error(`exists / failed: ${JSON.stringify(r)}`);
+    return r.zxid;
+  }
+
   /** Resolves with the first message (from index `from`) matching `pred`. */
   async waitFor(pred: (m: Msg) => boolean, from = 0, timeoutMs = 5000): Promise<Msg> {
     const deadline = Date.now() + timeoutMs;
@@ -153,4 +175,49 @@ export class RawClient {
 /** The namespace's Durable Object stub, for runInDurableObject, alarms and eviction. */
 export function stubFor(namespace: string) {
   return env.NAMESPACE.get(env.NAMESPACE.idFromName(namespace));
+}
+
+// ------------------------------------------------------------------ helpers for session, watch and timer tests
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** The highest zxid a client has seen on its socket (handshake, responses, events): its `lastZxid`. */
+export function lastZxidOf(c: RawClient): number {
+  let z = 0;
+  for (const m of c.received) if (typeof m.zxid === "number" && m.zxid > z) z = m.zxid;
+  return z;
+}
+
+/**
+ * A barrier: a round trip on `c`. Everything the server sent this client before handling the
+ * ping (events caused by other clients' earlier writes included) has arrived when it resolves.
+ */
+export async function roundTrip(c: RawClient): Promise<void> {
+  const r = await c.request("ping");
+  if (r.err !== 0) throw new Error(`ping failed: ${JSON.stringify(r)}`);
+}
+
+/** Opens a socket and sends a connect frame; resolves with the reply (connected or connect-error) and the client. */
+export async function tryConnect(namespace: string, hello: Msg = {}): Promise<{ client: RawClient; reply: Msg }> {
+  const client = await RawClient.open(namespace);
+  const reply = await client.handshake(hello);
+  return { client, reply };
+}
+
+/** Resumes `c`'s session on a new socket (the old one is left as it is). */
+export function resume(c: RawClient, hello: Msg = {}): Promise<RawClient> {
+  return RawClient.connect(c.namespace, { sessionId: c.sessionId, secret: c.secret, lastZxid: lastZxidOf(c), ...hello });
+}
+
+/** Closes a client's socket from the client side and waits until the close has gone through. */
+export async function disconnect(c: RawClient): Promise<void> {
+  c.close();
+  await c.waitClosed(1000).catch(() => undefined);
+  // Let the object run webSocketClose before the test goes on.
+  await sleep(20);
+}
+
+/** `{event, path, zxid}` of the events a client received (from message index `from`), for compact assertions. */
+export function eventsOf(c: RawClient, from = 0): Array<{ event: string; path: string; zxid: number }> {
+  return c.events(from).map((e) => ({ event: e.event, path: e.path, zxid: e.zxid }));
 }
