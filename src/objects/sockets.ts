@@ -72,8 +72,14 @@ export class SocketDirectory implements ConnectionDirectory {
     this.map.delete(session);
   }
 
+  /**
+   * Whether `ws` still carries `session`. A socket that closes while the object hibernates is
+   * no longer listed by getWebSockets() when the map is rebuilt on wake-up, so it counts as
+   * current when no other socket carries the session.
+   */
   isCurrent(session: string, ws: WebSocket): boolean {
-    return this.map.get(session) === ws;
+    const current = this.map.get(session);
+    return current === undefined || current === ws;
   }
 
   /** When the runtime last answered this session's heartbeat on our behalf (ms, or 0). */
