@@ -219,14 +219,14 @@ export class EdgeKeeper {
 
   /** The node's Stat, or null if it does not exist. A watcher fires on its creation, change or deletion. */
   async exists(path: string, opts: CallOptions & WatchOption = {}): Promise<Stat | null> {
-    const r = await this.call({ op: "exists", path, watch: !!opts.watch }, opts);
-    if (opts.watch) this.watchers.add(r.stat ? "data" : "exist", path, opts.watch);
+    const watch = opts.watch;
+    const r = await this.call({ op: "exists", path, watch: !!watch }, { ...opts, onResult: watch && ((m) => this.watchers.add(m.stat ? "data" : "exist", path, watch)) });
     return r.stat;
   }
 
   async getData(path: string, opts: CallOptions & WatchOption = {}): Promise<DataResult> {
-    const r = await this.call({ op: "getData", path, watch: !!opts.watch }, opts);
-    if (opts.watch) this.watchers.add("data", path, opts.watch);
+    const watch = opts.watch;
+    const r = await this.call({ op: "getData", path, watch: !!watch }, { ...opts, onResult: watch && (() => this.watchers.add("data", path, watch)) });
     return { data: decodeBase64(r.data), stat: r.stat };
   }
 
@@ -254,8 +254,11 @@ export class EdgeKeeper {
 
   /** Children with the parent's Stat; with `limit`, one page (continue with `cursor`). */
   async getChildren2(path: string, opts: CallOptions & WatchOption & { limit?: number; cursor?: string } = {}): Promise<ChildrenResult> {
-    const r = await this.call({ op: "getChildren", path, watch: !!opts.watch, limit: opts.limit, cursor: opts.cursor }, opts);
-    if (opts.watch) this.watchers.add("child", path, opts.watch);
+    const watch = opts.watch;
+    const r = await this.call(
+      { op: "getChildren", path, watch: !!watch, limit: opts.limit, cursor: opts.cursor },
+      { ...opts, onResult: watch && (() => this.watchers.add("child", path, watch)) },
+    );
     return r.cursor === undefined ? { children: r.children, stat: r.stat } : { children: r.children, stat: r.stat, cursor: r.cursor };
   }
 
@@ -323,8 +326,7 @@ export class EdgeKeeper {
   /** Adds a persistent (optionally recursive) watch; the watcher stays until removed. */
   async addWatch(path: string, watcher: Watcher, opts: CallOptions & { recursive?: boolean } = {}): Promise<void> {
     const kind: LocalWatchKind = opts.recursive ? "persistentRecursive" : "persistent";
-    await this.call({ op: "addWatch", path, mode: opts.recursive ? "persistentRecursive" : "persistent" }, opts);
-    this.watchers.add(kind, path, watcher);
+    await this.call({ op: "addWatch", path, mode: opts.recursive ? "persistentRecursive" : "persistent" }, { ...opts, onResult: () => this.watchers.add(kind, path, watcher) });
   }
 
   /**
@@ -344,11 +346,14 @@ export class EdgeKeeper {
       persistent: ["persistent"],
       persistentRecursive: ["persistentRecursive"],
     }[type] as LocalWatchKind[];
-    let removed = false;
-    for (const k of kinds) removed = this.watchers.remove(k, path, watcher) || removed;
-    if (!removed) throw new NoWatcherError(`no ${type} watcher on ${path}`);
+    const removedKinds = kinds.filter((k) => this.watchers.remove(k, path, watcher));
+    if (removedKinds.length === 0) throw new NoWatcherError(`no ${type} watcher on ${path}`);
     const serverType = (k: LocalWatchKind) => (k === "child" ? "children" : k === "exist" ? "data" : k);
-    const gone = [...new Set(kinds.filter((k) => !this.watchers.has(k, path)).map(serverType))];
+    // The server keeps one watch per type (data and exist watches are both its data watch):
+    // remove it only if a watcher was removed from it and no local watcher still needs it.
+    const allKinds: LocalWatchKind[] = ["data", "exist", "child", "persistent", "persistentRecursive"];
+    const stillNeeded = (t: string) => allKinds.some((k) => serverType(k) === t && this.watchers.has(k, path));
+    const gone = [...new Set(removedKinds.map(serverType))].filter((t) => !stillNeeded(t));
     for (const t of gone) {
       try {
         await this.call({ op: "removeWatches", path, type: t }, opts);

@@ -48,6 +48,12 @@ export interface RequestOptions {
   retry?: boolean;
   signal?: AbortSignal;
   timeout?: number;
+  /**
+   * Runs synchronously when a successful response is read, before any later message of the
+   * same frame is handled: a watch must be registered locally before the events that follow
+   * its response (a promise continuation would run too late).
+   */
+  onResult?: (m: Record<string, any>) => void;
 }
 
 type Msg = Record<string, any>;
@@ -56,12 +62,19 @@ interface Pending {
   xid: number;
   frame: Msg;
   retry: boolean;
+  onResult?: (m: Msg) => void;
   resolve: (m: Msg) => void;
   reject: (e: unknown) => void;
   cleanup: () => void;
 }
 
 const OPEN = 1;
+/**
+ * Coalescing stops before a frame would exceed this many characters (a single larger request
+ * still goes alone): the server rejects a frame over its limit (4 MiB by default) as a whole.
+ */
+const FRAME_BUDGET = 1024 * 1024;
+const MAX_BATCH = 1000;
 
 /**
  * One logical connection to a namespace: a session that outlives sockets. It opens a
@@ -82,7 +95,11 @@ export class Connection {
   private readonly inflight = new Map<number, Pending>();
   private queue: Pending[] = [];
   private flushScheduled = false;
+  /** The xids of each frame sent on the current socket and not yet answered, oldest first. */
+  private unanswered: number[][] = [];
   private nextXid = 1;
+  private frameBudget = FRAME_BUDGET;
+  private maxBatch = MAX_BATCH;
   private attempt = 0;
   private lastRecv = 0;
   private lastSent = 0;
@@ -124,6 +141,11 @@ export class Connection {
       return;
     }
     this.ws = ws;
+    this.unanswered = [];
+    // The dead-socket check also covers a socket that never opens or whose handshake is
+    // never answered; otherwise a reconnect could hang in `suspended` indefinitely.
+    this.lastRecv = Date.now();
+    this.startHeartbeat();
     ws.addEventListener("open", () => {
       if (ws !== this.ws) return;
       const hello: Msg = { type: "connect", v: 1, timeout: this.opts.sessionTimeout, lastZxid: this.lastZxid };
@@ -179,19 +201,40 @@ export class Connection {
         if (m.state === "moved") return this.terminate("closed", new SessionMovedError("another connection resumed this session"));
         return;
     }
+    if (m.xid === null && typeof m.err === "number" && m.err !== 0) return this.onFrameRejected(m);
     if (typeof m.xid !== "number") return;
+    // The server answers frames in order, each in one message; a socket's frames carry
+    // increasing xids, so the frames starting at or before this xid are answered.
+    while (this.unanswered.length > 0 && this.unanswered[0][0] <= m.xid) this.unanswered.shift();
     const p = this.inflight.get(m.xid);
     if (!p) return;
     this.inflight.delete(m.xid);
     p.cleanup();
-    if (m.err === 0) p.resolve(m);
-    else p.reject(errorFor(m.err, m.message ?? m.code ?? "error", m.results));
+    if (m.err === 0) {
+      p.onResult?.(m);
+      p.resolve(m);
+    } else p.reject(errorFor(m.err, m.message ?? m.code ?? "error", m.results));
+  }
+
+  /** An error with `xid: null` rejects a whole frame (too large, too many requests): the oldest unanswered one. */
+  private onFrameRejected(m: Msg): void {
+    for (const xid of this.unanswered.shift() ?? []) {
+      const p = this.inflight.get(xid);
+      if (!p) continue;
+      this.inflight.delete(xid);
+      p.cleanup();
+      p.reject(errorFor(m.err, m.message ?? m.code ?? "frame rejected"));
+    }
   }
 
   private onConnected(m: Msg): void {
     this.sessionId = m.sessionId;
     this.secret = m.secret;
     this.negotiatedTimeout = m.timeout;
+    // The server announces its limits; stay well inside them (a frame's JSON may grow a
+    // little in UTF-8 bytes over its length in characters).
+    if (typeof m.maxFrameBytes === "number") this.frameBudget = Math.min(FRAME_BUDGET, Math.floor(m.maxFrameBytes / 4));
+    if (typeof m.maxBatch === "number") this.maxBatch = Math.min(MAX_BATCH, m.maxBatch);
     this.attempt = 0;
     this.startHeartbeat();
     this.setState("connected");
@@ -306,6 +349,7 @@ export class Connection {
         xid,
         frame: { xid, ...frame },
         retry: options.retry ?? false,
+        onResult: options.onResult,
         resolve,
         reject,
         cleanup: () => {
@@ -345,9 +389,19 @@ export class Connection {
   /** Sends everything queued as one frame (an array when there is more than one request). */
   private flush(): void {
     if (this.state !== "connected" || !this.ws || this.ws.readyState !== OPEN || this.queue.length === 0) return;
-    const batch = this.queue.splice(0, 1000);
+    const texts: string[] = [];
+    let size = 2;
+    for (const p of this.queue) {
+      if (texts.length === this.maxBatch) break;
+      const text = JSON.stringify(p.frame);
+      if (texts.length > 0 && size + text.length + 1 > this.frameBudget) break;
+      texts.push(text);
+      size += text.length + 1;
+    }
+    const batch = this.queue.splice(0, texts.length);
     for (const p of batch) this.inflight.set(p.xid, p);
-    this.sendRaw(JSON.stringify(batch.length === 1 ? batch[0].frame : batch.map((p) => p.frame)));
+    this.unanswered.push(batch.map((p) => p.xid));
+    this.sendRaw(texts.length === 1 ? texts[0] : `[${texts.join(",")}]`);
     if (this.queue.length > 0) this.scheduleFlush();
   }
 

@@ -230,16 +230,22 @@ export class Namespace {
   }
 
   /**
-   * Records that a session's client is alive. Persisted at most every third of its timeout,
-   * so a busy session does not write on every frame yet survives an eviction.
+   * Records that a session's client is alive, in memory only: a read must not write to
+   * storage. Liveness that has to outlive the instance is kept elsewhere — by the object in
+   * the socket's attachment across hibernation (reported through `heardFrom`), and by
+   * `adopt` across a restart.
    */
   touch(id: string, now: number): void {
     this.heard.set(id, now);
-    const s = this.getSession(id);
-    if (s && now - s.lastSeen > s.timeout / 3) {
-      s.lastSeen = now;
-      this.store.putSession(s);
-    }
+  }
+
+  /**
+   * Called when the object starts: sessions that were connected but whose socket is gone
+   * lost it to a restart, not to their client. Like ZooKeeper after a leader change, they
+   * get a full timeout from now to come back and resume.
+   */
+  adopt(liveSessions: ReadonlySet<string>, now: number): void {
+    for (const id of this.store.connectedSessions()) if (!liveSessions.has(id)) this.detach(id, now);
   }
 
   /** Creates a session, or resumes one (id + secret), and replays what its watches missed. */
@@ -257,6 +263,7 @@ export class Namespace {
         throw new ZkError(Code.CONNECTIONLOSS, `client has seen zxid ${req.lastZxid} but this server is at ${this.lastZxid}`);
       s.timeout = negotiateTimeout(req.timeout, this.config);
       s.lastSeen = now;
+      s.connected = true;
       s.identities = mergeIdentities(s.identities, req.identities);
       this.store.putSession(s);
       this.heard.set(s.id, now);
@@ -273,6 +280,7 @@ export class Namespace {
         secret: newSecret(),
         timeout: negotiateTimeout(req.timeout, this.config),
         lastSeen: now,
+        connected: true,
         identities: req.identities,
         kind: req.kind ?? "ws",
       };
@@ -294,6 +302,7 @@ export class Namespace {
     this.watches.dropSession(id);
     if (!s) return;
     s.lastSeen = Math.max(s.lastSeen, this.heard.get(id) ?? 0, now);
+    s.connected = false;
     this.store.putSession(s);
     this.store.putTimer({ kind: "session", key: id, due: s.lastSeen + s.timeout });
   }

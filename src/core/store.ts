@@ -33,6 +33,8 @@ export interface SessionRecord {
   timeout: number;
   /** Last time (ms) the server heard from the client, as last persisted. */
   lastSeen: number;
+  /** Whether a socket carried the session when last persisted (false once it detached). */
+  connected: boolean;
   identities: Id[];
   /** "ws" for WebSocket sessions, "lease" for HTTP leases. */
   kind: string;
@@ -86,6 +88,8 @@ export interface Store {
   putSession(s: SessionRecord): void;
   deleteSession(id: string): void;
   listSessions(): SessionRecord[];
+  /** Ids of the sessions persisted as connected. */
+  connectedSessions(): string[];
 
   putTimer(t: Timer): void;
   deleteTimer(kind: TimerKind, key: string): void;

@@ -27,6 +27,8 @@ export class NamespaceObject extends DurableObject<Env> {
     // Heartbeats are answered by the runtime without waking the object; liveness is read
     // back from getWebSocketAutoResponseTimestamp when a session's timer comes due.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("ping", "pong"));
+    // After a restart no socket survives: sessions that had one get a fresh timeout to resume.
+    this.ns.adopt(this.sockets.liveSessions(), Date.now());
   }
 
   override async fetch(request: Request): Promise<Response> {

@@ -4,31 +4,49 @@ import type { Connection, ConnectionDirectory } from "../protocol/session-server
 interface Attachment {
   ip: string;
   session?: string;
+  /** Last time (ms) a frame arrived on it: liveness that survives hibernation without a storage write. */
+  heard?: number;
 }
+
+/** How stale the `heard` time in an attachment may get, to avoid re-serializing on every frame. */
+const HEARD_RESOLUTION_MS = 1000;
 
 const wrappers = new WeakMap<WebSocket, Connection>();
 const sockets = new WeakMap<Connection, WebSocket>();
 
-/** The protocol's Connection over a hibernatable WebSocket; the session lives in its attachment. */
+const attachmentOf = (ws: WebSocket): Attachment => (ws.deserializeAttachment() as Attachment | null) ?? { ip: "unknown" };
+
+/**
+ * The protocol's Connection over a hibernatable WebSocket. Its state lives in the socket's
+ * attachment (so it survives hibernation), mirrored in memory so the hot path never
+ * deserializes.
+ */
 export function socketConnection(ws: WebSocket): Connection {
   let c = wrappers.get(ws);
   if (!c) {
-    const att = (): Attachment => (ws.deserializeAttachment() as Attachment | null) ?? { ip: "unknown" };
+    let att = attachmentOf(ws);
+    const save = (next: Attachment) => {
+      att = next;
+      ws.serializeAttachment(next);
+    };
     c = {
       get session() {
-        return att().session;
+        return att.session;
       },
       get ip() {
-        return att().ip;
+        return att.ip;
       },
       bind(session: string) {
-        ws.serializeAttachment({ ...att(), session });
+        save({ ...att, session });
+      },
+      heard(now: number) {
+        if (now - (att.heard ?? 0) >= HEARD_RESOLUTION_MS) save({ ...att, heard: now });
       },
       send(text: string) {
         ws.send(text);
       },
       close(code: number, reason: string) {
-        ws.serializeAttachment({ ip: att().ip });
+        save({ ip: att.ip });
         ws.close(code, reason);
       },
     };
@@ -82,9 +100,18 @@ export class SocketDirectory implements ConnectionDirectory {
     return current === undefined || current === ws;
   }
 
-  /** When the runtime last answered this session's heartbeat on our behalf (ms, or 0). */
+  /**
+   * The last time this object heard from a session's socket (ms, or 0): a frame (recorded
+   * in the attachment) or a heartbeat the runtime answered on our behalf.
+   */
   heardFrom(session: string): number {
     const ws = this.map.get(session);
-    return ws ? (this.ctx.getWebSocketAutoResponseTimestamp(ws)?.getTime() ?? 0) : 0;
+    if (!ws) return 0;
+    return Math.max(this.ctx.getWebSocketAutoResponseTimestamp(ws)?.getTime() ?? 0, attachmentOf(ws).heard ?? 0);
+  }
+
+  /** Sessions that have an open socket right now. */
+  liveSessions(): Set<string> {
+    return new Set(this.map.keys());
   }
 }

@@ -18,7 +18,7 @@ const SCHEMA = [
      time INTEGER NOT NULL, session TEXT NOT NULL, PRIMARY KEY (zxid, idx))`,
   `CREATE TABLE IF NOT EXISTS sessions (
      id TEXT PRIMARY KEY, secret TEXT NOT NULL, timeout INTEGER NOT NULL,
-     last_seen INTEGER NOT NULL, identities TEXT NOT NULL, kind TEXT NOT NULL)`,
+     last_seen INTEGER NOT NULL, connected INTEGER NOT NULL, identities TEXT NOT NULL, kind TEXT NOT NULL)`,
   `CREATE TABLE IF NOT EXISTS timers (kind TEXT NOT NULL, key TEXT NOT NULL, due INTEGER NOT NULL, PRIMARY KEY (kind, key))`,
   `CREATE INDEX IF NOT EXISTS timers_by_due ON timers (due)`,
   `CREATE TABLE IF NOT EXISTS watches (session TEXT NOT NULL, path TEXT NOT NULL, kind TEXT NOT NULL, PRIMARY KEY (session, path, kind))`,
@@ -144,8 +144,8 @@ export class SqlStore implements Store {
   }
   putSession(s: SessionRecord): void {
     this.sql.exec(
-      `INSERT OR REPLACE INTO sessions (id, secret, timeout, last_seen, identities, kind) VALUES (?, ?, ?, ?, ?, ?)`,
-      s.id, s.secret, s.timeout, s.lastSeen, JSON.stringify(s.identities), s.kind,
+      `INSERT OR REPLACE INTO sessions (id, secret, timeout, last_seen, connected, identities, kind) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      s.id, s.secret, s.timeout, s.lastSeen, s.connected ? 1 : 0, JSON.stringify(s.identities), s.kind,
     );
   }
   deleteSession(id: string): void {
@@ -153,6 +153,9 @@ export class SqlStore implements Store {
   }
   listSessions(): SessionRecord[] {
     return this.rows(`SELECT * FROM sessions ORDER BY id`).map(sessionOf);
+  }
+  connectedSessions(): string[] {
+    return this.rows(`SELECT id FROM sessions WHERE connected = 1`).map((r) => r.id as string);
   }
 
   putTimer(t: Timer): void {
@@ -201,6 +204,7 @@ function sessionOf(r: Row): SessionRecord {
     secret: r.secret as string,
     timeout: r.timeout as number,
     lastSeen: r.last_seen as number,
+    connected: r.connected === 1,
     identities: JSON.parse(r.identities as string),
     kind: r.kind as string,
   };

@@ -15,6 +15,8 @@ export interface Connection {
   /** The client's address, its first identity (ZooKeeper's ip scheme). */
   readonly ip: string;
   bind(session: string): void;
+  /** A frame arrived now: remember it where it outlives hibernation. */
+  heard(now: number): void;
   send(text: string): void;
   close(code: number, reason: string): void;
 }
@@ -90,6 +92,7 @@ export class SessionServer {
       return;
     }
     this.ns.touch(session, now);
+    conn.heard(now);
     const items = Array.isArray(msg) ? msg : [msg];
     if (items.length > this.limits.maxBatch) {
       out.push(conn, responseMessage(null, this.ns.zxid, undefined, new ZkError(Code.THROTTLEDOP, `a batch holds at most ${this.limits.maxBatch} requests; this one has ${items.length}`)));
@@ -169,6 +172,8 @@ export class SessionServer {
         resumed: opened.resumed,
         ttlEnabled: this.ns.config.ttlEnabled,
         maxDataBytes: this.ns.config.maxDataBytes,
+        maxFrameBytes: this.limits.maxFrameBytes,
+        maxBatch: this.limits.maxBatch,
       });
       if (opened.resync) out.push(conn, { type: "resync", ...opened.resync, zxid: opened.zxid });
       for (const event of opened.replay) out.push(conn, eventMessage(event));
