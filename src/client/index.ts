@@ -10,3 +10,4 @@ export { Transaction, type MultiResult, type WireOp } from "./transaction.js";
 export { json, fromJson, utf8, toBytes, type Data } from "./data.js";
 export * from "./errors.js";
 export { Perms } from "../core/acl.js";
+export * from "./recipes/index.js";

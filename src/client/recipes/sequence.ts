@@ -1,14 +1,19 @@
-import { NoNodeError, NodeExistsError } from "../errors.js";
+import { NodeExistsError } from "../errors.js";
 import type { EdgeKeeper } from "../client.js";
 
 /**
  * Shared pieces of the sequential-node recipes (docs/recipes.md): how contender nodes are
- * named and ordered, and how a contender waits for the one ahead of it.
+ * ordered, and how a recipe's base path comes to exist. (Waiting is in waiting.ts and
+ * lock-internals.ts.)
  */
 
-/** The 10-digit sequence suffix ZooKeeper appends, as a number; -1 if the name has none. */
+/**
+ * The 10-character sequence suffix ZooKeeper appends (`%010d`: ten digits, or a minus and nine
+ * digits after the counter wraps), as a number; -1 if the name has none. The dash that ends
+ * a prefix like `lock-` is not a sign.
+ */
 export function sequenceOf(name: string): number {
-  const m = /(-?\d{10})$/.exec(name);
+  const m = /(-\d{9}|\d{10})$/.exec(name);
   return m ? Number(m[1]) : -1;
 }
 
@@ -30,30 +35,4 @@ export async function ensurePath(zk: EdgeKeeper, path: string, mode: "persistent
       if (!(e instanceof NodeExistsError)) throw e;
     }
   }
-}
-
-/**
- * Resolves when `path` is deleted (or already gone), watching only that one node — which is
- * what keeps lock hand-offs free of the herd effect. Rejects if `signal` aborts.
- */
-export function waitForDeletion(zk: EdgeKeeper, path: string, signal?: AbortSignal): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    let settled = false;
-    const done = (err?: unknown) => {
-      if (settled) return;
-      settled = true;
-      signal?.removeEventListener("abort", onAbort);
-      if (err === undefined) resolve();
-      else reject(err);
-    };
-    const onAbort = () => done(signal!.reason ?? new DOMException("aborted", "AbortError"));
-    if (signal?.aborted) return onAbort();
-    signal?.addEventListener("abort", onAbort, { once: true });
-    zk.exists(path, { watch: (e) => e.type === "NodeDeleted" && done() }).then(
-      (stat) => {
-        if (!stat) done();
-      },
-      (e) => done(e instanceof NoNodeError ? undefined : e),
-    );
-  });
 }

@@ -1,0 +1,12 @@
+export { Barrier } from "./barrier.js";
+export { DoubleBarrier } from "./double-barrier.js";
+export { DistributedQueue, type QueueItem, type QueueOptions, type TakeOptions } from "./queue.js";
+export { DistributedCounter, type VersionedValue } from "./counter.js";
+export { NodeCache, type NodeCacheListener } from "./node-cache.js";
+export { TreeCache, type ChildData, type TreeCacheEvent, type TreeCacheListener, type TreeCacheOptions } from "./tree-cache.js";
+export { GroupMember, ServiceDiscovery, type ServiceInstance } from "./group.js";
+export { Lease, type LeaseState, type AcquireOptions, type Lock, type LockOptions } from "./lock-internals.js";
+export { Mutex } from "./mutex.js";
+export { ReadWriteLock } from "./read-write-lock.js";
+export { Semaphore } from "./semaphore.js";
+export { LeaderLatch, LeaderSelector, type LeaderSelectorOptions } from "./leader.js";
