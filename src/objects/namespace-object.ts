@@ -42,7 +42,13 @@ export class NamespaceObject extends DurableObject<Env> {
   }
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
-    this.server.onMessage(socketConnection(ws), message, Date.now());
+    if (this.server.accept(socketConnection(ws), message, Date.now())) setTimeout(() => this.drain(), 0);
+    else this.arm();
+  }
+
+  /** Applies the frames queued for a group commit (see SessionServer.accept). */
+  private drain(): void {
+    this.server.drain(Date.now());
     this.arm();
   }
 
@@ -61,6 +67,7 @@ export class NamespaceObject extends DurableObject<Env> {
 
   override async alarm(): Promise<void> {
     this.armed = undefined;
+    this.server.drain(Date.now());
     const { deliveries, expired } = this.ns.runTimers(Date.now(), (id) => this.sockets.heardFrom(id));
     this.server.deliver(deliveries, expired);
     this.arm();
@@ -68,6 +75,7 @@ export class NamespaceObject extends DurableObject<Env> {
 
   /** A socket closed: if it still carried its session, the session starts counting down. */
   private gone(ws: WebSocket): void {
+    this.server.drain(Date.now()); // what it sent before closing comes first
     const session = socketConnection(ws).session;
     if (session !== undefined && this.sockets.isCurrent(session, ws)) {
       this.sockets.delete(session);

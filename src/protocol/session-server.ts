@@ -56,6 +56,58 @@ export class SessionServer {
     private readonly limits: Limits,
   ) {}
 
+  /** Frames waiting for the next group commit, in arrival order. */
+  private pending: Array<{ conn: Connection; raw: string | ArrayBuffer }> = [];
+
+  /**
+   * Takes a frame from a connection. A frame that may write is queued for the next group
+   * commit (and so is anything behind it, to keep every connection's order); the caller
+   * must then call `drain` soon, in a later event — returns true when it has to schedule
+   * one. A frame that only reads, with nothing queued, is answered at once.
+   *
+   * Why: every event of a Durable Object that writes ends with its own synchronous SQLite
+   * commit, and each WebSocket message is its own event. Frames from independent sessions
+   * would each pay a commit; queued, all the frames that arrive while one drain is pending
+   * share one — ZooKeeper's group commit, across sessions (docs/benchmarks.md).
+   */
+  accept(conn: Connection, raw: string | ArrayBuffer, now: number): boolean {
+    if (this.pending.length === 0 && conn.session !== undefined && (!mayWrite(raw) || !this.contended(conn, now))) {
+      this.onMessage(conn, raw, now);
+      return false;
+    }
+    this.pending.push({ conn, raw });
+    return this.pending.length === 1;
+  }
+
+  private lastWriter: Connection | undefined;
+  private lastWriteAt = 0;
+
+  /**
+   * Whether writes are arriving from more than one connection at once — only then is there
+   * anything to share a commit with. A lone writer is applied at once, so its latency never
+   * pays for the wait.
+   */
+  private contended(conn: Connection, now: number): boolean {
+    const busy = this.lastWriter !== undefined && this.lastWriter !== conn && now - this.lastWriteAt <= CONTENTION_WINDOW_MS;
+    this.lastWriter = conn;
+    this.lastWriteAt = now;
+    return busy;
+  }
+
+  /** Applies every queued frame, in arrival order, in this one event: one storage commit. */
+  drain(now: number): void {
+    const batch = this.pending;
+    if (batch.length === 0) return;
+    this.pending = [];
+    const out = new Outbox();
+    try {
+      for (const f of batch) this.handle(f.conn, f.raw, now, out);
+    } finally {
+      out.flush();
+    }
+  }
+
+  /** Handles one frame at once (used when nothing is queued ahead of it). */
   onMessage(conn: Connection, raw: string | ArrayBuffer, now: number): void {
     const out = new Outbox();
     try {
@@ -205,6 +257,16 @@ export class SessionServer {
     }
     out.flush();
   }
+}
+
+/** Writes from two connections this close together (ms) mean a group commit pays off. */
+const CONTENTION_WINDOW_MS = 2;
+
+const WRITE_OP = /"op"\s*:\s*"(?:create|delete|setData|setACL|multi|close)"/;
+
+/** Whether a raw frame may contain a write (false positives only cost a short wait). */
+function mayWrite(raw: string | ArrayBuffer): boolean {
+  return typeof raw !== "string" || WRITE_OP.test(raw);
 }
 
 /** Messages collected per connection while a frame is handled, sent together at its end. */
