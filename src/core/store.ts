@@ -100,6 +100,8 @@ export interface Store {
   addWatch(w: WatchRow): void;
   removeWatch(w: WatchRow): void;
   removeSessionWatches(session: string): void;
+  /** Removes every session's watch of one kind at one path (a one-shot watch that fired). */
+  removeWatchesAt(path: string, kind: WatchKind): void;
 
   /** Remembered result of an idempotent create, by session and client request id. */
   getRequestResult(session: string, requestId: string): string | undefined;

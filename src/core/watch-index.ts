@@ -1,5 +1,5 @@
 import type { Change, WatchKind } from "./store.js";
-import type { Delivery, EventName } from "./events.js";
+import type { Delivery, EventName, WatchEvent } from "./events.js";
 import { ancestors, parentOf } from "./paths.js";
 
 /**
@@ -65,25 +65,31 @@ export class WatchIndex {
   /**
    * Applies one change to the watches: returns the deliveries it causes, in ZooKeeper's
    * order (the node's own event, then its parent's NodeChildrenChanged), one per
-   * (session, type, path), and removes the one-shot watches that fired into `fired`.
+   * (session, type, path), and removes the one-shot watches that fired: a fired one-shot
+   * watch takes every session's watch of that kind at that path, so `fired` gets one entry
+   * per (path, kind).
    */
-  trigger(change: Change, fired: Array<{ session: string; path: string; kind: WatchKind }> = []): Delivery[] {
+  trigger(change: Change, fired: Array<{ path: string; kind: "data" | "child" }> = []): Delivery[] {
     const out: Delivery[] = [];
     const { path, zxid } = change;
+    // One event object per (type, path) of this change, shared by all its deliveries.
+    const events = new Map<string, WatchEvent>();
     const emit = (sessions: Iterable<string>, event: EventName, at: string, seen: Set<string>) => {
+      const key = event + at;
+      let e = events.get(key);
       for (const session of sessions) {
         if (seen.has(session)) continue;
         seen.add(session);
-        out.push({ session, event: { event, path: at, zxid } });
+        if (!e) events.set(key, (e = { event, path: at, zxid }));
+        out.push({ session, event: e });
       }
     };
     const takeOneShot = (kind: "data" | "child", at: string): string[] => {
       const set = this.byKind[kind].get(at);
       if (!set) return [];
       this.byKind[kind].delete(at);
-      const sessions = [...set];
-      for (const session of sessions) fired.push({ session, path: at, kind });
-      return sessions;
+      fired.push({ path: at, kind });
+      return [...set];
     };
     const recursiveWatchers = (at: string): string[] => {
       if (this.recursiveCount === 0) return [];

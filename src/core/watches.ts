@@ -53,10 +53,10 @@ export class WatchRegistry {
   /** Events for a batch of committed changes, in order; fired one-shot watches are removed. */
   trigger(changes: readonly Change[]): Delivery[] {
     const out: Delivery[] = [];
-    const fired: Array<{ session: string; path: string; kind: WatchKind }> = [];
+    const fired: Array<{ path: string; kind: "data" | "child" }> = [];
     const index = this.live;
     for (const c of changes) out.push(...index.trigger(c, fired));
-    for (const w of fired) this.store.removeWatch(w);
+    for (const w of fired) this.store.removeWatchesAt(w.path, w.kind);
     return out;
   }
 

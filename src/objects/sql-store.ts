@@ -1,6 +1,6 @@
 import type { ACL } from "../core/acl.js";
 import type { CreateMode } from "../core/create-mode.js";
-import type { Change, SessionRecord, Store, Timer, TimerKind, WatchRow, ZNode } from "../core/store.js";
+import type { Change, SessionRecord, Store, Timer, TimerKind, WatchKind, WatchRow, ZNode } from "../core/store.js";
 import { nameOf } from "../core/paths.js";
 
 const SCHEMA = [
@@ -22,6 +22,7 @@ const SCHEMA = [
   `CREATE TABLE IF NOT EXISTS timers (kind TEXT NOT NULL, key TEXT NOT NULL, due INTEGER NOT NULL, PRIMARY KEY (kind, key))`,
   `CREATE INDEX IF NOT EXISTS timers_by_due ON timers (due)`,
   `CREATE TABLE IF NOT EXISTS watches (session TEXT NOT NULL, path TEXT NOT NULL, kind TEXT NOT NULL, PRIMARY KEY (session, path, kind))`,
+  `CREATE INDEX IF NOT EXISTS watches_by_path ON watches (path, kind)`,
   `CREATE TABLE IF NOT EXISTS requests (
      session TEXT NOT NULL, request_id TEXT NOT NULL, result TEXT NOT NULL, time INTEGER NOT NULL,
      PRIMARY KEY (session, request_id))`,
@@ -179,6 +180,9 @@ export class SqlStore implements Store {
   }
   removeWatch(w: WatchRow): void {
     this.sql.exec(`DELETE FROM watches WHERE session = ? AND path = ? AND kind = ?`, w.session, w.path, w.kind);
+  }
+  removeWatchesAt(path: string, kind: WatchKind): void {
+    this.sql.exec(`DELETE FROM watches WHERE path = ? AND kind = ?`, path, kind);
   }
   removeSessionWatches(session: string): void {
     this.sql.exec(`DELETE FROM watches WHERE session = ?`, session);

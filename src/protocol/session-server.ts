@@ -238,9 +238,15 @@ export class SessionServer {
 
   /** Sends events to the sessions they are for; sessions without a connection replay them on resume. */
   route(deliveries: readonly Delivery[], out: Outbox): void {
+    // One message object per event, shared by every session it goes to, so the Outbox
+    // serializes it once however wide the fan-out.
+    let last: Delivery["event"] | undefined;
+    let message: unknown;
     for (const d of deliveries) {
       const c = this.conns.of(d.session);
-      if (c) out.push(c, eventMessage(d.event));
+      if (!c) continue;
+      if (d.event !== last) (last = d.event), (message = eventMessage(d.event));
+      out.push(c, message);
     }
   }
 
@@ -285,9 +291,15 @@ export class Outbox {
   }
 
   flush(): void {
+    const texts = new Map<unknown, string>();
+    const single = (m: unknown) => {
+      let t = texts.get(m);
+      if (t === undefined) texts.set(m, (t = JSON.stringify(m)));
+      return t;
+    };
     for (const [conn, q] of this.queues) {
       try {
-        conn.send(JSON.stringify(q.length === 1 ? q[0] : q));
+        conn.send(q.length === 1 ? single(q[0]) : JSON.stringify(q));
       } catch {
         // The socket is already gone; its session will resume and replay.
       }
