@@ -15,6 +15,9 @@ export default defineConfig({
               bindings: {
                 EDGEKEEPER_SESSION_TIMEOUT_MIN_MS: "100",
                 EDGEKEEPER_SESSION_TIMEOUT_MAX_MS: "60000",
+                // Small HTTP bounds so tests can reach them (429 THROTTLEDOP).
+                EDGEKEEPER_MAX_HTTP_HELD: "48",
+                EDGEKEEPER_MAX_HTTP_STREAMS: "12",
               },
             },
           }),

@@ -8,6 +8,13 @@ import type { Limits } from "./protocol/session-server.js";
 export interface Settings {
   namespace: NamespaceConfig;
   limits: Limits;
+  http: HttpLimits;
+}
+
+/** Bounds for the HTTP API's held requests (lock acquires, long-polls) and SSE streams, per namespace. */
+export interface HttpLimits {
+  maxHeld: number;
+  maxStreams: number;
 }
 
 type Vars = Partial<Record<string, string | undefined>>;
@@ -34,6 +41,10 @@ export function settingsFrom(vars: Vars): Settings {
     limits: {
       maxFrameBytes: int(vars, "EDGEKEEPER_MAX_FRAME_BYTES", 4 * 1024 * 1024),
       maxBatch: int(vars, "EDGEKEEPER_MAX_BATCH", 1000),
+    },
+    http: {
+      maxHeld: int(vars, "EDGEKEEPER_MAX_HTTP_HELD", 10_000),
+      maxStreams: int(vars, "EDGEKEEPER_MAX_HTTP_STREAMS", 1_000),
     },
   };
 }

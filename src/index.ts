@@ -1,15 +1,53 @@
 import { Router } from "itty-router";
 import { wsRoute } from "./routes/ws.js";
 import { notFound } from "./routes/errors.js";
+import { openApiRoute } from "./routes/openapi.js";
+import { nodesRoute } from "./routes/http/nodes.js";
+import { multiRoute } from "./routes/http/multi.js";
+import { createLeaseRoute, leaseRoute } from "./routes/http/leases.js";
+import { lockAcquireRoute, lockRefreshRoute, lockReleaseRoute } from "./routes/http/locks.js";
+import { semaphoreAcquireRoute, semaphoreRefreshRoute, semaphoreReleaseRoute } from "./routes/http/semaphores.js";
+import { campaignRoute, leaderRoute, observeRoute, proclaimRoute, resignRoute } from "./routes/http/elections.js";
+import { pollRoute, watchRoute } from "./routes/http/watch.js";
 
 export { NamespaceObject } from "./objects/namespace-object.js";
 
-/** The edge Worker: routing only. Each namespace is one Durable Object (src/objects). */
-const router = Router();
+/**
+ * The edge Worker: routing only. Each namespace is one Durable Object (src/objects); the HTTP
+ * API's routes (src/routes/http, docs/http.md) validate requests and reach it over typed RPC.
+ */
+export const router = Router();
+
+const NS = "/v1/namespaces/:ns";
 
 router
   .get("/healthz", () => Response.json({ ok: true, service: "edgekeeper" }))
-  .get("/v1/namespaces/:ns/ws", wsRoute)
+  .get("/v1/openapi.json", openApiRoute)
+  .get(`${NS}/ws`, wsRoute)
+  .get(`${NS}/nodes/*`, nodesRoute)
+  .head(`${NS}/nodes/*`, nodesRoute)
+  .put(`${NS}/nodes/*`, nodesRoute)
+  .patch(`${NS}/nodes/*`, nodesRoute)
+  .post(`${NS}/nodes/*`, nodesRoute)
+  .delete(`${NS}/nodes/*`, nodesRoute)
+  .post(`${NS}/multi`, multiRoute)
+  .post(`${NS}/leases`, createLeaseRoute)
+  .post(`${NS}/leases/:id/keepalive`, leaseRoute)
+  .get(`${NS}/leases/:id`, leaseRoute)
+  .delete(`${NS}/leases/:id`, leaseRoute)
+  .post(`${NS}/locks/acquire`, lockAcquireRoute)
+  .post(`${NS}/locks/release`, lockReleaseRoute)
+  .post(`${NS}/locks/refresh`, lockRefreshRoute)
+  .post(`${NS}/semaphores/acquire`, semaphoreAcquireRoute)
+  .post(`${NS}/semaphores/release`, semaphoreReleaseRoute)
+  .post(`${NS}/semaphores/refresh`, semaphoreRefreshRoute)
+  .post(`${NS}/elections/campaign`, campaignRoute)
+  .post(`${NS}/elections/proclaim`, proclaimRoute)
+  .post(`${NS}/elections/resign`, resignRoute)
+  .get(`${NS}/elections/leader`, leaderRoute)
+  .get(`${NS}/elections/observe`, observeRoute)
+  .get(`${NS}/watch`, watchRoute)
+  .get(`${NS}/watch/poll`, pollRoute)
   .all("*", notFound);
 
 export default {

@@ -398,6 +398,21 @@ export class Namespace {
     }
   }
 
+  /**
+   * Applies a request of a caller without a session (an HTTP call with no lease): it can read
+   * and write but not create ephemeral nodes or set watches; idempotent-create request ids
+   * are namespace-wide. Never throws for a bad request.
+   */
+  executeWithoutSession(identities: Id[], req: Request, now: number): Outcome {
+    const anonymous: SessionRecord = { id: "", secret: "", timeout: 0, lastSeen: now, connected: false, identities, kind: "http" };
+    try {
+      return this.dispatch(anonymous, req, now);
+    } catch (e) {
+      if (e instanceof ZkError) return { zxid: this.lastZxid, error: e, deliveries: [] };
+      throw e;
+    }
+  }
+
   private dispatch(session: SessionRecord, req: Request, now: number): Outcome {
     const ok = (result?: Record<string, unknown>, zxid = this.lastZxid, deliveries: Delivery[] = []): Outcome => ({
       zxid,

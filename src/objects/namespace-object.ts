@@ -4,6 +4,8 @@ import { settingsFrom } from "../config.js";
 import { SessionServer } from "../protocol/session-server.js";
 import { SqlStore } from "./sql-store.js";
 import { SocketDirectory, socketConnection } from "./sockets.js";
+import { HttpApi } from "./http-api.js";
+import type { ApiCall, ApiReply, ApiStreamCall, ApiStreamReply, ApiTarget } from "../protocol/api.js";
 
 /**
  * One namespace: a Durable Object holding the tree in SQLite and its clients' hibernatable
@@ -11,10 +13,12 @@ import { SocketDirectory, socketConnection } from "./sockets.js";
  * Handlers never await between reading and writing, so each frame is applied atomically in
  * arrival order, and the output gate holds every reply until its writes are durable.
  */
-export class NamespaceObject extends DurableObject<Env> {
+export class NamespaceObject extends DurableObject<Env> implements ApiTarget {
   readonly ns: Namespace;
   private readonly server: SessionServer;
   private readonly sockets: SocketDirectory;
+  /** The HTTP API (src/objects/http-api.ts), reached over typed RPC from src/routes/http. */
+  private readonly http: HttpApi;
   /** The alarm time last set by this instance (undefined: unknown since wake-up). */
   private armed: number | null | undefined;
 
@@ -29,6 +33,25 @@ export class NamespaceObject extends DurableObject<Env> {
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("ping", "pong"));
     // After a restart no socket survives: sessions that had one get a fresh timeout to resume.
     this.ns.adopt(this.sockets.liveSessions(), Date.now());
+    this.http = new HttpApi({
+      ns: this.ns,
+      limits: settings.http,
+      deliver: (deliveries, expired) => this.server.deliver(deliveries, expired),
+      arm: () => this.arm(),
+      durable: () => this.ctx.storage.sync(),
+    });
+  }
+
+  api(call: ApiCall): Promise<ApiReply> {
+    return this.http.api(call);
+  }
+
+  apiStream(call: ApiStreamCall): Promise<ApiStreamReply> {
+    return this.http.apiStream(call);
+  }
+
+  apiAbandon(waiter: string): Promise<void> {
+    return this.http.abandon(waiter);
   }
 
   override async fetch(request: Request): Promise<Response> {
@@ -68,7 +91,7 @@ export class NamespaceObject extends DurableObject<Env> {
   override async alarm(): Promise<void> {
     this.armed = undefined;
     this.server.drain(Date.now());
-    const { deliveries, expired } = this.ns.runTimers(Date.now(), (id) => this.sockets.heardFrom(id));
+    const { deliveries, expired } = this.ns.runTimers(Date.now(), (id) => Math.max(this.sockets.heardFrom(id), this.http.heardFrom(id)));
     this.server.deliver(deliveries, expired);
     this.arm();
   }
@@ -86,6 +109,8 @@ export class NamespaceObject extends DurableObject<Env> {
 
   /** Points the object's one alarm at the earliest timer. */
   private arm(): void {
+    // Every event that may have committed ends here: held HTTP requests and watches see the commits.
+    this.http.afterCommit();
     const due = this.ns.nextTimerDue() ?? null;
     if (due === this.armed) return;
     this.armed = due;

@@ -5,4 +5,4 @@ export function zkErrorResponse(status: number, err: CodeNumber, message: string
   return Response.json({ err, code: codeName(err), message }, { status });
 }
 
-export const notFound = () => zkErrorResponse(404, Code.BADARGUMENTS, "no such route; see /v1 in the README");
+export const notFound = () => zkErrorResponse(404, Code.BADARGUMENTS, "no such route; see /v1/openapi.json and docs/http.md");
