@@ -29,6 +29,11 @@ export interface ConnectOptions {
   connectTimeout?: number;
   /** Reconnect backoff bounds (ms). Defaults 100 and 5 000. */
   backoff?: { baseMs?: number; maxMs?: number };
+  /**
+   * Send the requests issued in one tick as one frame, applied in one storage commit
+   * (default true). `false` sends one frame per request: only useful to measure the gain.
+   */
+  coalesce?: boolean;
   /** WebSocket factory; defaults to the global WebSocket. Tests pass fakes here. */
   WebSocket?: SocketFactory;
 }
@@ -113,6 +118,7 @@ export class EdgeKeeper {
       requestTimeout: options.requestTimeout ?? 0,
       backoffBaseMs: options.backoff?.baseMs ?? 100,
       backoffMaxMs: options.backoff?.maxMs ?? 5_000,
+      coalesce: options.coalesce ?? true,
       socket,
       watches: () => this.watchers.watchSet(),
       onEvent: (e) => this.dispatch(e),

@@ -35,6 +35,8 @@ export interface ConnectionOptions {
   /** Reconnect backoff: full jitter between 0 and min(max, base * 2^attempt) ms. */
   backoffBaseMs: number;
   backoffMaxMs: number;
+  /** Send the requests of one tick as one frame (default). Off: one frame per request. */
+  coalesce: boolean;
   socket: SocketFactory;
   /** The watches to re-register on resume. */
   watches: () => WatchSet;
@@ -389,6 +391,14 @@ export class Connection {
   /** Sends everything queued as one frame (an array when there is more than one request). */
   private flush(): void {
     if (this.state !== "connected" || !this.ws || this.ws.readyState !== OPEN || this.queue.length === 0) return;
+    if (!this.opts.coalesce) {
+      for (const p of this.queue.splice(0)) {
+        this.inflight.set(p.xid, p);
+        this.unanswered.push([p.xid]);
+        this.sendRaw(JSON.stringify(p.frame));
+      }
+      return;
+    }
     const texts: string[] = [];
     let size = 2;
     for (const p of this.queue) {
