@@ -2,6 +2,7 @@ import type { ACL } from "../core/acl.js";
 import type { CreateMode } from "../core/create-mode.js";
 import type { Change, SessionRecord, Store, Timer, TimerKind, WatchKind, WatchRow, ZNode } from "../core/store.js";
 import { nameOf } from "../core/paths.js";
+import { NodeCache } from "./node-cache.js";
 
 const SCHEMA = [
   `CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`,
@@ -69,6 +70,9 @@ function nodeOf(r: Row): ZNode {
  */
 export class SqlStore implements Store {
   private readonly sql: SqlStorage;
+  private readonly cache = new NodeCache();
+  /** The earliest timer's due time: undefined = unknown, null = no timer. */
+  private earliest: number | null | undefined;
 
   constructor(private readonly storage: DurableObjectStorage) {
     this.sql = storage.sql;
@@ -80,7 +84,7 @@ export class SqlStore implements Store {
   }
 
   transaction<T>(fn: () => T): T {
-    return this.storage.transactionSync(fn);
+    return this.cache.transaction(() => this.storage.transactionSync(fn));
   }
 
   getMeta(key: string): string | undefined {
@@ -91,21 +95,38 @@ export class SqlStore implements Store {
   }
 
   getNode(path: string): ZNode | undefined {
+    const hit = this.cache.get(path);
+    if (hit) return hit;
     const r = this.rows(`SELECT * FROM znodes WHERE path = ?`, path)[0];
-    return r ? nodeOf(r) : undefined;
+    if (!r) return undefined;
+    const node = nodeOf(r);
+    this.cache.set(node);
+    return node;
   }
   putNode(n: ZNode): void {
     const s = n.stat;
-    const parent = n.path === "/" ? "" : n.path.slice(0, Math.max(1, n.path.lastIndexOf("/")));
-    this.sql.exec(
-      `INSERT OR REPLACE INTO znodes (path, parent, data, acl, czxid, mzxid, pzxid, ctime, mtime, version, cversion, aversion, owner, num_children, mode, ttl)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      n.path, parent, n.data.byteLength ? toBlob(n.data) : null, JSON.stringify(n.acl),
-      s.czxid, s.mzxid, s.pzxid, s.ctime, s.mtime, s.version, s.cversion, s.aversion, s.ephemeralOwner, s.numChildren, n.mode, n.ttl,
-    );
+    const data = n.data.byteLength ? toBlob(n.data) : null;
+    if (this.cache.has(n.path)) {
+      // An existing row (the cache is exact): update in place, leaving its indexed columns
+      // (parent, owner) alone — cheaper than REPLACE, which deletes and re-inserts.
+      this.sql.exec(
+        `UPDATE znodes SET data = ?, acl = ?, czxid = ?, mzxid = ?, pzxid = ?, ctime = ?, mtime = ?, version = ?, cversion = ?, aversion = ?, num_children = ?, mode = ?, ttl = ? WHERE path = ?`,
+        data, JSON.stringify(n.acl), s.czxid, s.mzxid, s.pzxid, s.ctime, s.mtime, s.version, s.cversion, s.aversion, s.numChildren, n.mode, n.ttl, n.path,
+      );
+    } else {
+      const parent = n.path === "/" ? "" : n.path.slice(0, Math.max(1, n.path.lastIndexOf("/")));
+      this.sql.exec(
+        `INSERT OR REPLACE INTO znodes (path, parent, data, acl, czxid, mzxid, pzxid, ctime, mtime, version, cversion, aversion, owner, num_children, mode, ttl)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        n.path, parent, data, JSON.stringify(n.acl),
+        s.czxid, s.mzxid, s.pzxid, s.ctime, s.mtime, s.version, s.cversion, s.aversion, s.ephemeralOwner, s.numChildren, n.mode, n.ttl,
+      );
+    }
+    this.cache.set(n);
   }
   deleteNode(path: string): void {
     this.sql.exec(`DELETE FROM znodes WHERE path = ?`, path);
+    this.cache.delete(path);
   }
   childNames(parent: string, after?: string, limit?: number): string[] {
     const from = after === undefined ? "" : parent === "/" ? "/" + after : parent + "/" + after;
@@ -161,15 +182,20 @@ export class SqlStore implements Store {
 
   putTimer(t: Timer): void {
     this.sql.exec(`INSERT OR REPLACE INTO timers (kind, key, due) VALUES (?, ?, ?)`, t.kind, t.key, t.due);
+    this.earliest = undefined;
   }
   deleteTimer(kind: TimerKind, key: string): void {
     this.sql.exec(`DELETE FROM timers WHERE kind = ? AND key = ?`, kind, key);
+    this.earliest = undefined;
   }
   dueTimers(now: number, limit: number): Timer[] {
     return this.rows(`SELECT kind, key, due FROM timers WHERE due <= ? ORDER BY due LIMIT ?`, now, limit) as unknown as Timer[];
   }
   nextTimerDue(): number | undefined {
-    return (this.rows(`SELECT min(due) AS due FROM timers`)[0].due as number | null) ?? undefined;
+    // Asked after every event to aim the alarm; only re-read when a timer changed. (Any
+    // change resets it, including inside a transaction that then rolls back: a re-read.)
+    if (this.earliest === undefined) this.earliest = (this.rows(`SELECT min(due) AS due FROM timers`)[0].due as number | null) ?? null;
+    return this.earliest ?? undefined;
   }
 
   listWatches(): WatchRow[] {

@@ -1,0 +1,90 @@
+import type { ZNode } from "../core/store.js";
+
+/**
+ * The hot znodes of a namespace, in memory, in front of SQLite. Every SQL statement in a
+ * Durable Object has a fixed cost that dwarfs a Map lookup, and reads of the same nodes
+ * dominate coordination workloads (docs/benchmarks.md).
+ *
+ * It stays exact because it is write-through (every write goes to SQL and here in the same
+ * call) and transactional: changes made inside a transaction are undone if it rolls back.
+ * Entries are copies (stat included), so callers may mutate what they get. It is bounded by
+ * entries and by data bytes, evicting the oldest; a miss just reads SQL.
+ */
+export class NodeCache {
+  private readonly nodes = new Map<string, ZNode>();
+  private bytes = 0;
+  /** Previous entries of paths changed inside open transactions, for rollback. */
+  private readonly undo: Array<[string, ZNode | undefined]> = [];
+  private depth = 0;
+
+  constructor(
+    private readonly maxEntries = 50_000,
+    private readonly maxBytes = 64 * 1024 * 1024,
+  ) {}
+
+  get(path: string): ZNode | undefined {
+    const n = this.nodes.get(path);
+    return n && copy(n);
+  }
+
+  has(path: string): boolean {
+    return this.nodes.has(path);
+  }
+
+  set(node: ZNode): void {
+    this.remember(node.path);
+    this.drop(node.path);
+    this.nodes.set(node.path, copy(node));
+    this.bytes += node.data.byteLength;
+    if (this.nodes.size > this.maxEntries || this.bytes > this.maxBytes) this.evict();
+  }
+
+  delete(path: string): void {
+    this.remember(path);
+    this.drop(path);
+  }
+
+  /** Runs `fn` as a transaction of the cache: if it throws, the cache is as before. */
+  transaction<T>(fn: () => T): T {
+    const mark = this.undo.length;
+    this.depth++;
+    try {
+      return fn();
+    } catch (e) {
+      for (let i = this.undo.length - 1; i >= mark; i--) {
+        const [path, prev] = this.undo[i];
+        this.drop(path);
+        if (prev) {
+          this.nodes.set(path, prev);
+          this.bytes += prev.data.byteLength;
+        }
+      }
+      throw e;
+    } finally {
+      this.undo.length = Math.min(this.undo.length, mark);
+      if (--this.depth === 0) this.undo.length = 0;
+    }
+  }
+
+  private remember(path: string): void {
+    if (this.depth > 0) this.undo.push([path, this.nodes.get(path)]);
+  }
+
+  private drop(path: string): void {
+    const old = this.nodes.get(path);
+    if (!old) return;
+    this.bytes -= old.data.byteLength;
+    this.nodes.delete(path);
+  }
+
+  /** Drops the oldest tenth (Map order is insertion order). Safe at any time: a miss reads SQL. */
+  private evict(): void {
+    let n = Math.max(1, Math.floor(this.nodes.size / 10));
+    for (const path of this.nodes.keys()) {
+      if (n-- <= 0 && this.nodes.size <= this.maxEntries && this.bytes <= this.maxBytes) break;
+      this.drop(path);
+    }
+  }
+}
+
+const copy = (n: ZNode): ZNode => ({ ...n, stat: { ...n.stat } });
