@@ -3,11 +3,13 @@
  * (and a standalone ZooKeeper 3.8), runs the same workloads against both, prints a summary and
  * writes bench/results/<timestamp>.json and bench/results/latest.json. See docs/benchmarks.md.
  */
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { performance as perf } from "node:perf_hooks";
 import { parseArgs } from "node:util";
-import { startServer, type LocalServer } from "../test/e2e/server.js";
+import { freePort, startServer, type LocalServer } from "../test/e2e/server.js";
 import { edgekeeperVersion, machineInfo, packageVersion, projectRoot } from "./lib/env.js";
 import { allProcs, clockTicks, cmdline, machineTicks, pidListeningOn, processTree, round1, TreeSampler, type ProcStat } from "./lib/proc.js";
 import { findDevBundle, summarizeProfile, WorkerProfiler, type CpuProfile } from "./lib/profiler.js";
@@ -29,8 +31,10 @@ import {
 const HELP = `usage: npm run bench -- [options]
 
   --compare zookeeper     also run every workload on a standalone ZooKeeper 3.8 (Debian package)
+  --server <kind>         the local edgekeeper to start: workerd (default: \`npm run serve\`, the deploy
+                          bundle on bare workerd) or wrangler-dev (the development server)
   --url <http://host:port> benchmark an edgekeeper that is already running (e.g. \`npm run serve\`)
-                          instead of starting \`wrangler dev\`; its CPU and memory are those of the
+                          instead of starting one; its CPU and memory are those of the
                           process listening on that port and its children
   --quick                 ~1-minute smoke run (small sizes, short windows)
   --only <list>           workload groups (a-g), ids or id prefixes, e.g. --only a,f,g-fanout-100
@@ -58,6 +62,36 @@ const HELP = `usage: npm run bench -- [options]
   -h, --help
 `;
 
+function serverKind(v: string | undefined): Options["server"] {
+  if (v === undefined || v === "workerd") return "workerd";
+  if (v === "wrangler-dev") return "wrangler-dev";
+  throw new Error(`--server must be workerd or wrangler-dev, not ${v}`);
+}
+
+/**
+ * Starts `npm run serve` (the deploy bundle on bare workerd, scripts/serve.mjs) on a free
+ * port with a fresh state directory; resolves with its URL once /healthz answers.
+ */
+async function startServe(): Promise<{ url: string; proc: ChildProcess; dir: string }> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), "edgekeeper-bench-serve-"));
+  const proc = spawn(process.execPath, ["scripts/serve.mjs", "--port", String(port), "--persist-to", join(dir, "state"), "--work-dir", join(dir, "work")], {
+    stdio: ["ignore", "ignore", "inherit"],
+    detached: true,
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      if ((await fetch(`${url}/healthz`)).ok) return { url, proc, dir };
+    } catch {
+      // not up yet
+    }
+    if (proc.exitCode !== null || Date.now() > deadline) throw new Error("npm run serve did not come up");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 function parseOptions(argv: string[]): Options {
   const { values } = parseArgs({
     args: argv,
@@ -65,6 +99,7 @@ function parseOptions(argv: string[]): Options {
     options: {
       compare: { type: "string" },
       url: { type: "string" },
+      server: { type: "string" },
       quick: { type: "boolean", default: false },
       only: { type: "string" },
       duration: { type: "string" },
@@ -131,6 +166,7 @@ function parseOptions(argv: string[]): Options {
     only: values.only ? values.only.split(",").map((s) => s.trim()).filter(Boolean) : null,
     out: values.out ?? "bench/results",
     url: values.url,
+    server: serverKind(values.server),
     report: values.report,
     profile: values.profile,
     quietPct: n("quiet-pct", values["quiet-pct"], 15),
@@ -271,6 +307,7 @@ async function main(): Promise<void> {
   let ek: LocalServer | undefined;
   let ekRoot: number | undefined;
   let attachedPid: number | undefined;
+  let served: { url: string; proc: ChildProcess; dir: string } | undefined;
   let zk: ZooKeeperServer | undefined;
   let profiler: WorkerProfiler | undefined;
   const ekVersion = edgekeeperVersion(root);
@@ -287,6 +324,14 @@ async function main(): Promise<void> {
       waitGoneSync(tree);
     }
     if (ek) rmSync(dirname(ek.persistDir), { recursive: true, force: true });
+    if (served) {
+      try {
+        process.kill(-served.proc.pid!, "SIGKILL");
+      } catch {
+        // gone
+      }
+      rmSync(served.dir, { recursive: true, force: true });
+    }
   };
   for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const)
     process.once(sig, () => {
@@ -297,7 +342,11 @@ async function main(): Promise<void> {
     });
 
   try {
-    progress.log(`bench: ${list.length} workloads × ${opts.systems.join(" + ")}; ${opts.url ? `edgekeeper at ${opts.url}` : "starting edgekeeper (wrangler dev)…"}`);
+    progress.log(`bench: ${list.length} workloads × ${opts.systems.join(" + ")}; ${opts.url ? `edgekeeper at ${opts.url}` : `starting edgekeeper (${opts.server})…`}`);
+    if (!opts.url && opts.server === "workerd") {
+      served = await startServe();
+      opts.url = served.url;
+    }
     let ekUrl: string;
     let ekHow: string;
     let meterEk: (hook?: ProfileHook) => Meter;
@@ -308,7 +357,9 @@ async function main(): Promise<void> {
       if (pid === undefined) throw new Error(`no process listens on port ${port} (${ekUrl})`);
       ekRoot = undefined;
       attachedPid = pid;
-      ekHow = `already running at ${ekUrl} (--url): process ${pid} (\`${cmdline(pid).slice(0, 200)}\`) and its children; its state was not reset (this run used a fresh namespace).`;
+      ekHow = served
+        ? `\`npm run serve\` (scripts/serve.mjs: the \`wrangler deploy --dry-run\` bundle on bare workerd, SQLite on local disk) started by the benchmark on a free port with a fresh state directory; measured: process ${pid} (workerd) and its children; one namespace, i.e. one Durable Object, for every workload.`
+        : `already running at ${ekUrl} (--url): process ${pid} (\`${cmdline(pid).slice(0, 200)}\`) and its children; its state was not reset (this run used a fresh namespace).`;
       meterEk = (hook) => meterFor(pid, () => true, undefined, hook);
       progress.log(`edgekeeper at ${ekUrl}: pid ${pid} ${cmdline(pid).slice(0, 120)}`);
     } else {
@@ -498,6 +549,15 @@ async function main(): Promise<void> {
     progress.done();
     profiler?.close();
     await Promise.allSettled([ek?.stop(), zk?.stop()]);
+    if (served) {
+      try {
+        process.kill(-served.proc.pid!, "SIGTERM");
+      } catch {
+        // already gone
+      }
+      rmSync(served.dir, { recursive: true, force: true });
+      served = undefined;
+    }
   }
 }
 

@@ -41,6 +41,8 @@ export interface Options {
   out: string;
   /** An edgekeeper already running (instead of starting wrangler dev). */
   url?: string;
+  /** Which local server to start when no --url is given. */
+  server: "workerd" | "wrangler-dev";
   /** Also write docs/benchmarks.md. */
   report: boolean;
   /** Take a V8 CPU profile of edgekeeper's Worker during each measured window (perturbs the numbers). */
