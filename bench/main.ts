@@ -33,6 +33,8 @@ const HELP = `usage: npm run bench -- [options]
   --compare zookeeper     also run every workload on a standalone ZooKeeper 3.8 (Debian package)
   --server <kind>         the local edgekeeper to start: workerd (default: \`npm run serve\`, the deploy
                           bundle on bare workerd) or wrangler-dev (the development server)
+  --no-coalesce           edgekeeper's client sends one frame per request instead of one per tick
+                          (to measure what coalescing is worth)
   --url <http://host:port> benchmark an edgekeeper that is already running (e.g. \`npm run serve\`)
                           instead of starting one; its CPU and memory are those of the
                           process listening on that port and its children
@@ -100,6 +102,7 @@ function parseOptions(argv: string[]): Options {
       compare: { type: "string" },
       url: { type: "string" },
       server: { type: "string" },
+      "no-coalesce": { type: "boolean", default: false },
       quick: { type: "boolean", default: false },
       only: { type: "string" },
       duration: { type: "string" },
@@ -167,6 +170,7 @@ function parseOptions(argv: string[]): Options {
     out: values.out ?? "bench/results",
     url: values.url,
     server: serverKind(values.server),
+    coalesce: !values["no-coalesce"],
     report: values.report,
     profile: values.profile,
     quietPct: n("quiet-pct", values["quiet-pct"], 15),
@@ -393,8 +397,9 @@ async function main(): Promise<void> {
       };
       notes.push("Profiled run (--profile): a V8 CPU profile of the Worker was taken in every edgekeeper window, which slows edgekeeper down; use its numbers for proportions, not for speed.");
     }
+    if (!opts.coalesce) notes.push("--no-coalesce: edgekeeper's client sent one frame per request (coalescing off).");
     const targets: Array<{ target: Target; meter: Meter }> = [
-      { target: edgekeeperTarget(ekUrl, namespace), meter: meterEk(hook) },
+      { target: edgekeeperTarget(ekUrl, namespace, opts.coalesce), meter: meterEk(hook) },
     ];
     if (opts.systems.includes("zookeeper")) {
       ensureZooKeeperInstalled((s) => progress.log(s));

@@ -83,12 +83,12 @@ class EkSession implements Session {
   }
 }
 
-export function edgekeeperTarget(baseUrl: string, namespace: string): Target {
+export function edgekeeperTarget(baseUrl: string, namespace: string, coalesce = true): Target {
   return {
     name: "edgekeeper",
     lockImpl: "src/client/recipes/mutex.ts (Mutex)",
     async connect() {
-      return new EkSession(await ekConnect(baseUrl, { namespace, sessionTimeout: 30_000, connectTimeout: 30_000 }));
+      return new EkSession(await ekConnect(baseUrl, { namespace, sessionTimeout: 30_000, connectTimeout: 30_000, coalesce }));
     },
     async lock(session, base) {
       const lease = await new Mutex((session as EkSession).zk, base).acquire();

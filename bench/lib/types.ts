@@ -43,6 +43,8 @@ export interface Options {
   url?: string;
   /** Which local server to start when no --url is given. */
   server: "workerd" | "wrangler-dev";
+  /** edgekeeper's client coalesces the requests of one tick into one frame (default). */
+  coalesce: boolean;
   /** Also write docs/benchmarks.md. */
   report: boolean;
   /** Take a V8 CPU profile of edgekeeper's Worker during each measured window (perturbs the numbers). */

@@ -112,7 +112,7 @@ export class Namespace {
         store.setMeta("log_floor", "0");
       });
     }
-    this.lastZxid = Number(store.getMeta("zxid"));
+    this.lastZxid = this.readZxid();
     this.logFloor = Number(store.getMeta("log_floor") ?? "0");
   }
 
@@ -147,7 +147,10 @@ export class Namespace {
     const value = this.store.transaction(() => {
       const v = fn(tx);
       this.store.appendChanges(tx.changes);
-      this.store.setMeta("zxid", String(tx.zxid));
+      // Every change-log row carries its zxid, so the log records how far the namespace has
+      // got (readZxid); the meta row is written only for a transaction that leaves no row (a
+      // multi of checks alone) and before the log is trimmed. One statement less per write.
+      if (tx.changes.length === 0) this.store.setMeta("zxid", String(tx.zxid));
       for (const path of tx.touched) this.reviewRemoval(path, now);
       return v;
     });
@@ -175,15 +178,9 @@ export class Namespace {
 
   private trimLog(now: number): void {
     this.writesSinceTrim = 0;
-    const trimmed = this.store.transaction(() =>
-      this.store.trimChanges(this.lastZxid - this.config.changelogRetainTxns, now - this.config.changelogMaxAgeMs),
-    );
+    this.compact(this.lastZxid - this.config.changelogRetainTxns, now - this.config.changelogMaxAgeMs);
     // Idempotent-create results matter only while a retry can still arrive: within a session timeout.
     this.store.trimRequestResults(now - 2 * this.config.sessionTimeoutMax);
-    if (trimmed > this.logFloor) {
-      this.logFloor = trimmed;
-      this.store.setMeta("log_floor", String(trimmed));
-    }
   }
 
   /**
@@ -192,13 +189,24 @@ export class Namespace {
    * resync. Returns the oldest zxid after which the log is still complete.
    */
   compactLog(uptoZxid: number): number {
+    this.compact(Math.min(uptoZxid, this.lastZxid), 0);
+    return this.logFloor;
+  }
+
+  /** Trims the change log (zxid <= maxZxid, or older than `before`), keeping zxid and floor exact. */
+  private compact(maxZxid: number, before: number): void {
     const trimmed = this.store.transaction(() => {
-      const top = this.store.trimChanges(Math.min(uptoZxid, this.lastZxid), 0);
+      this.store.setMeta("zxid", String(this.lastZxid)); // the log may no longer hold the last zxid
+      const top = this.store.trimChanges(maxZxid, before);
       if (top > this.logFloor) this.store.setMeta("log_floor", String(top));
       return top;
     });
     if (trimmed > this.logFloor) this.logFloor = trimmed;
-    return this.logFloor;
+  }
+
+  /** The last committed zxid: the meta row, or the latest change in the log if later (see write). */
+  private readZxid(): number {
+    return Math.max(Number(this.store.getMeta("zxid") ?? "0"), this.store.lastChangeZxid());
   }
 
   /**
@@ -208,7 +216,7 @@ export class Namespace {
   recover(): void {
     this.sessions.clear();
     this.watches.invalidate();
-    this.lastZxid = Number(this.store.getMeta("zxid"));
+    this.lastZxid = this.readZxid();
     this.logFloor = Number(this.store.getMeta("log_floor") ?? "0");
   }
 

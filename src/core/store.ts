@@ -83,6 +83,8 @@ export interface Store {
   /** Deletes changes with zxid <= `zxid` or time < `before`; returns the highest zxid deleted. */
   trimChanges(maxZxid: number, before: number): number;
   countChanges(): number;
+  /** The highest zxid in the change log (0 when empty). */
+  lastChangeZxid(): number;
 
   getSession(id: string): SessionRecord | undefined;
   putSession(s: SessionRecord): void;

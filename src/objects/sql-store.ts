@@ -156,6 +156,9 @@ export class SqlStore implements Store {
     this.sql.exec(`DELETE FROM changelog WHERE zxid <= ?`, top);
     return top;
   }
+  lastChangeZxid(): number {
+    return (this.rows(`SELECT max(zxid) AS z FROM changelog`)[0].z as number | null) ?? 0;
+  }
   countChanges(): number {
     return this.rows(`SELECT count(*) AS n FROM changelog`)[0].n as number;
   }

@@ -344,3 +344,24 @@ describe("eviction that closes sockets, then resume", () => {
     b.close();
   });
 });
+
+describe("zxid across restarts", () => {
+  it("continues from the last committed transaction, whether the log or the meta row records it", async () => {
+    const ns = freshNamespace();
+    const a = await RawClient.connect(ns, { timeout: 10_000 });
+    const r1 = await a.request("create", { path: "/z1" });
+    const checks = await a.request("multi", { ops: [{ op: "check", path: "/z1", version: 0 }] }); // leaves no log row
+    expect(checks.zxid).toBe(r1.zxid + 1);
+    await restart(ns);
+    const b = await RawClient.connect(ns);
+    expect(b.hello!.zxid).toBe(checks.zxid + 1); // b's createSession comes right after
+    const r2 = await b.request("create", { path: "/z2" });
+    expect(r2.zxid).toBe(checks.zxid + 2);
+    // Compact the whole log: the zxid must still survive a restart.
+    await runInDurableObject(stubFor(ns), (o: any) => o.ns.compactLog(r2.zxid));
+    await restart(ns);
+    const c = await RawClient.connect(ns);
+    expect(c.hello!.zxid).toBe(r2.zxid + 1);
+    c.close();
+  });
+});
