@@ -80,7 +80,10 @@ export interface Store {
   appendChanges(changes: readonly Change[]): void;
   /** Changes with zxid > `zxid`, in (zxid, idx) order. */
   changesAfter(zxid: number): Change[];
-  /** Deletes changes with zxid <= `zxid` or time < `before`; returns the highest zxid deleted. */
+  /**
+   * Deletes changes with zxid <= `maxZxid` or time < `before`; returns the zxid up to which
+   * the log is now empty (0 if nothing was trimmed): every change after it is retained.
+   */
   trimChanges(maxZxid: number, before: number): number;
   countChanges(): number;
   /** The highest zxid in the change log (0 when empty). */

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { RawClient, b64, eventsOf, freshNamespace, lastZxidOf, roundTrip, stubFor, tryConnect, unb64 } from "../helpers/raw-client.js";
+import type { NamespaceObject } from "../../src/objects/namespace-object.js";
 
 /** Restarts the namespace's object at once: its in-memory state goes and its sockets are closed. */
 async function restart(ns: string): Promise<void> {
@@ -358,7 +359,7 @@ describe("zxid across restarts", () => {
     const r2 = await b.request("create", { path: "/z2" });
     expect(r2.zxid).toBe(checks.zxid + 2);
     // Compact the whole log: the zxid must still survive a restart.
-    await runInDurableObject(stubFor(ns), (o: any) => o.ns.compactLog(r2.zxid));
+    await runInDurableObject(stubFor(ns), (o: NamespaceObject) => o.ns.compactLog(r2.zxid));
     await restart(ns);
     const c = await RawClient.connect(ns);
     expect(c.hello!.zxid).toBe(r2.zxid + 1);
