@@ -41,6 +41,7 @@ export function settingsFrom(vars: Vars): Settings {
     limits: {
       maxFrameBytes: int(vars, "EDGEKEEPER_MAX_FRAME_BYTES", 4 * 1024 * 1024),
       maxBatch: int(vars, "EDGEKEEPER_MAX_BATCH", 1000),
+      groupCommit: vars.EDGEKEEPER_GROUP_COMMIT !== "false",
     },
     http: {
       maxHeld: int(vars, "EDGEKEEPER_MAX_HTTP_HELD", 10_000),

@@ -209,8 +209,9 @@ export function renderMarkdown(res: Results, opts: { resultsPath: string; root: 
      bench/where-the-time-goes.md, not this file. -->
 
 Measured on ${res.startedAt.slice(0, 10)}, in one run, on one machine: the local edgekeeper service
-(\`wrangler dev\`, i.e. workerd with local SQLite storage)${both ? " and a standalone Apache ZooKeeper from Debian's `zookeeper` package" : ""}, both on 127.0.0.1, driven by
-one Node process running the clients. **This is the baseline: nothing was tuned.** Reproduce with:
+(${String(res.servers.edgekeeper?.how ?? "").startsWith("`npm run serve`") ? "\`npm run serve\`: the deploy bundle on bare workerd with local SQLite storage" : "\`wrangler dev\`, i.e. workerd with local SQLite storage, behind wrangler's development tooling"})${both ? " and a standalone Apache ZooKeeper from Debian's `zookeeper` package" : ""}, both on 127.0.0.1, driven by
+one Node process running the clients; edgekeeper ${res.versions.edgekeeper ?? "?"}. The levers applied since the first
+(baseline) run, and what each was worth, are below the tables. Reproduce with:
 
 \`\`\`sh
 ${res.command}

@@ -33,6 +33,8 @@ export interface ConnectionDirectory {
 export interface Limits {
   maxFrameBytes: number;
   maxBatch: number;
+  /** Share one storage commit among frames from several connections (see accept). */
+  groupCommit: boolean;
 }
 
 /** WebSocket close codes: 4000 + |ZooKeeper code| for session ends, like the handshake's. */
@@ -71,7 +73,7 @@ export class SessionServer {
    * share one — ZooKeeper's group commit, across sessions (docs/benchmarks.md).
    */
   accept(conn: Connection, raw: string | ArrayBuffer, now: number): boolean {
-    if (this.pending.length === 0 && conn.session !== undefined && (!mayWrite(raw) || !this.contended(conn, now))) {
+    if (this.pending.length === 0 && conn.session !== undefined && (!this.limits.groupCommit || !mayWrite(raw) || !this.contended(conn, now))) {
       this.onMessage(conn, raw, now);
       return false;
     }
