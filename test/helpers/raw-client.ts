@@ -1,4 +1,5 @@
 import { env, exports } from "cloudflare:workers";
+import { afterEach, expect } from "vitest";
 
 /**
  * A deliberately thin protocol client for tests: it speaks raw frames (docs/protocol.md)
@@ -220,4 +221,26 @@ export async function disconnect(c: RawClient): Promise<void> {
 /** `{event, path, zxid}` of the events a client received (from message index `from`), for compact assertions. */
 export function eventsOf(c: RawClient, from = 0): Array<{ event: string; path: string; zxid: number }> {
   return c.events(from).map((e) => ({ event: e.event, path: e.path, zxid: e.zxid }));
+}
+
+/**
+ * For a test file: returns `client(ns?)`, which connects a RawClient (in a fresh namespace by
+ * default) that is closed after the test that opened it.
+ */
+export function useClients(prefix = "t"): (ns?: string) => Promise<RawClient> {
+  const opened: RawClient[] = [];
+  afterEach(() => {
+    for (const c of opened.splice(0)) c.close();
+  });
+  return async (ns = freshNamespace(prefix)) => {
+    const c = await RawClient.connect(ns);
+    opened.push(c);
+    return c;
+  };
+}
+
+/** Asserts a response succeeded (showing it when not) and returns it. */
+export function ok(r: Msg): Msg {
+  expect(r.err, JSON.stringify(r).slice(0, 500)).toBe(0);
+  return r;
 }

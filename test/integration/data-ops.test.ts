@@ -1,7 +1,7 @@
 import { runInDurableObject } from "cloudflare:test";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { NamespaceObject } from "../../src/objects/namespace-object.js";
-import { RawClient, b64, freshNamespace, stubFor, type Msg } from "../helpers/raw-client.js";
+import { RawClient, b64, freshNamespace, stubFor, ok, useClients, type Msg } from "../helpers/raw-client.js";
 
 /**
  * Every data operation of docs/protocol.md §3 over a real socket, checked against
@@ -13,21 +13,7 @@ const NO_OWNER = "0000000000000000";
 const OPEN_ACL = [{ perms: 31, scheme: "world", id: "anyone" }];
 const MiB = 1024 * 1024;
 
-const opened: RawClient[] = [];
-afterEach(() => {
-  for (const c of opened.splice(0)) c.close();
-});
-
-async function client(ns = freshNamespace("ops")): Promise<RawClient> {
-  const c = await RawClient.connect(ns);
-  opened.push(c);
-  return c;
-}
-
-function ok(r: Msg): Msg {
-  expect(r.err, JSON.stringify(r).slice(0, 500)).toBe(0);
-  return r;
-}
+const client = useClients("ops");
 
 function fails(r: Msg, err: number, code: string): Msg {
   expect({ err: r.err, code: r.code }, JSON.stringify(r).slice(0, 500)).toEqual({ err, code });

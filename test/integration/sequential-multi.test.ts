@@ -1,5 +1,5 @@
-import { afterEach, describe, expect, it } from "vitest";
-import { RawClient, b64, freshNamespace, type Msg } from "../helpers/raw-client.js";
+import { describe, expect, it } from "vitest";
+import { RawClient, b64, freshNamespace, ok, useClients, type Msg } from "../helpers/raw-client.js";
 
 /**
  * Sequential numbering (ZooKeeper's `%010d` of the parent's child-create count), idempotent
@@ -7,21 +7,7 @@ import { RawClient, b64, freshNamespace, type Msg } from "../helpers/raw-client.
  * multiRead (independent results).
  */
 
-const opened: RawClient[] = [];
-afterEach(() => {
-  for (const c of opened.splice(0)) c.close();
-});
-
-async function client(ns = freshNamespace("seq")): Promise<RawClient> {
-  const c = await RawClient.connect(ns);
-  opened.push(c);
-  return c;
-}
-
-function ok(r: Msg): Msg {
-  expect(r.err, JSON.stringify(r).slice(0, 500)).toBe(0);
-  return r;
-}
+const client = useClients("seq");
 
 async function seq(c: RawClient, path: string, mode: string | number = "persistent_sequential", extra: Msg = {}): Promise<string> {
   return ok(await c.request("create", { path, mode, ...extra })).path;

@@ -1,5 +1,5 @@
-import { afterEach, describe, expect, it } from "vitest";
-import { RawClient, b64, freshNamespace, type Msg } from "../helpers/raw-client.js";
+import { describe, expect, it } from "vitest";
+import { RawClient, b64, freshNamespace, ok, useClients, type Msg } from "../helpers/raw-client.js";
 
 /**
  * Stat fields after every kind of change, exactly as ZooKeeper 3.8 reports them
@@ -11,21 +11,7 @@ import { RawClient, b64, freshNamespace, type Msg } from "../helpers/raw-client.
 const NO_OWNER = "0000000000000000";
 const OPEN_ACL = [{ perms: 31, scheme: "world", id: "anyone" }];
 
-const opened: RawClient[] = [];
-afterEach(() => {
-  for (const c of opened.splice(0)) c.close();
-});
-
-async function client(ns = freshNamespace("stat")): Promise<RawClient> {
-  const c = await RawClient.connect(ns);
-  opened.push(c);
-  return c;
-}
-
-function ok(r: Msg): Msg {
-  expect(r.err, JSON.stringify(r).slice(0, 500)).toBe(0);
-  return r;
-}
+const client = useClients("stat");
 
 async function statOf(c: RawClient, path: string): Promise<Msg> {
   const r = ok(await c.request("exists", { path }));

@@ -9,14 +9,8 @@ import { answer, call, callerOf, held, idempotencyKey, json, leaseCaller, namesp
  * release / refresh of a grant by its fencing token, with the lease that holds it.
  */
 
-export interface AcquireArgs {
-  rule: Rule;
-  path: string;
-  ttl: number;
-  wait: number;
-  data?: Uint8Array;
-  owner?: string;
-}
+/** The acquire fields a route decides; the rest (caller, request id, waiter) come from the request. */
+export type AcquireArgs = Pick<Extract<ApiCall, { op: "acquire" }>, "rule" | "path" | "ttl" | "wait" | "data" | "owner">;
 
 export async function acquire(request: IRequest, env: Env, ctx: ExecutionContext, a: AcquireArgs): Promise<Response> {
   const stub = namespaceOf(request, env);
