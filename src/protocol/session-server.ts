@@ -103,7 +103,7 @@ export class SessionServer {
     this.pending = [];
     const out = new Outbox();
     try {
-      for (const f of batch) this.handle(f.conn, f.raw, now, out);
+      for (const f of batch) this.handleSafely(f.conn, f.raw, now, out);
     } finally {
       out.flush();
     }
@@ -113,9 +113,23 @@ export class SessionServer {
   onMessage(conn: Connection, raw: string | ArrayBuffer, now: number): void {
     const out = new Outbox();
     try {
-      this.handle(conn, raw, now, out);
+      this.handleSafely(conn, raw, now, out);
     } finally {
       out.flush();
+    }
+  }
+
+  /**
+   * A frame that fails in an unexpected way (a storage fault, a bug) is answered with
+   * SYSTEMERROR and changes nothing; the frames around it, and other clients, carry on.
+   */
+  private handleSafely(conn: Connection, raw: string | ArrayBuffer, now: number, out: Outbox): void {
+    try {
+      this.handle(conn, raw, now, out);
+    } catch (e) {
+      console.error("edgekeeper: frame failed", e);
+      this.ns.recover();
+      out.push(conn, responseMessage(null, this.ns.zxid, undefined, new ZkError(Code.SYSTEMERROR, "internal error while handling this frame")));
     }
   }
 

@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { RawClient, b64, freshNamespace } from "../helpers/raw-client.js";
+import { runInDurableObject } from "cloudflare:test";
+import type { NamespaceObject } from "../../src/objects/namespace-object.js";
+import { RawClient, b64, freshNamespace, stubFor } from "../helpers/raw-client.js";
 
 /**
  * Frames that write, arriving from several connections at once, are queued and applied
@@ -74,5 +76,35 @@ describe("group commit across connections", () => {
     const readIndex = watcher.received.indexOf(check);
     for (const e of events) expect(watcher.received.indexOf(e)).toBeLessThan(readIndex);
     for (const x of [w1, w2, watcher]) x.close();
+  });
+});
+
+describe("a frame that fails unexpectedly", () => {
+  it("is answered with SYSTEMERROR, and the frames queued with it and other clients carry on", async () => {
+    const ns = freshNamespace();
+    const a = await RawClient.connect(ns);
+    await a.request("create", { path: "/ok" });
+    // Make the next handshake fail the way a storage fault would (not a ZooKeeper error).
+    await runInDurableObject(stubFor(ns), (o: NamespaceObject) => {
+      const open = o.ns.open.bind(o.ns);
+      let armed = true;
+      o.ns.open = ((...args: Parameters<typeof open>) => {
+        if (armed) {
+          armed = false;
+          throw new Error("simulated storage fault");
+        }
+        return open(...args);
+      }) as typeof open;
+    });
+    const broken = await RawClient.open(ns);
+    const first = broken.received.length;
+    broken.send({ type: "connect", v: 1, timeout: 30_000, lastZxid: 0 });
+    const reply = await broken.waitFor((m) => m.err === -1, first);
+    expect(reply.code).toBe("SYSTEMERROR");
+    // The same socket can still shake hands, and the other client never noticed.
+    expect((await broken.handshake()).type).toBe("connected");
+    expect((await a.request("getData", { path: "/ok" })).err).toBe(0);
+    broken.close();
+    a.close();
   });
 });
