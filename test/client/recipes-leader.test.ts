@@ -2,18 +2,12 @@ import { runDurableObjectAlarm } from "cloudflare:test";
 import { afterEach, describe, expect, it } from "vitest";
 import { LeaderLatch, LeaderSelector, type EdgeKeeper } from "../../src/client/index.js";
 import { freshNamespace, sleep, stubFor } from "../helpers/raw-client.js";
-import { client, until, type Net } from "../helpers/net.js";
+import { until, useClients, type Net } from "../helpers/net.js";
 
-const clients: EdgeKeeper[] = [];
-async function open(ns: string, opts: Parameters<typeof client>[1] = {}): Promise<{ zk: EdgeKeeper; net: Net }> {
-  const c = await client(ns, opts);
-  clients.push(c.zk);
-  return c;
-}
+const open = useClients();
 const latches: LeaderLatch[] = [];
 afterEach(async () => {
   await Promise.all(latches.splice(0).map((l) => l.close().catch(() => {})));
-  await Promise.all(clients.splice(0).map((zk) => zk.close().catch(() => {})));
 });
 
 const ELECTION = "/election/svc";

@@ -1,18 +1,10 @@
 import { runDurableObjectAlarm } from "cloudflare:test";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { Mutex, SessionExpiredError, type EdgeKeeper, type Lease, type LeaseState } from "../../src/client/index.js";
 import { freshNamespace, sleep, stubFor } from "../helpers/raw-client.js";
-import { client, until, type Net } from "../helpers/net.js";
+import { until, useClients } from "../helpers/net.js";
 
-const clients: EdgeKeeper[] = [];
-async function open(ns: string, opts: Parameters<typeof client>[1] = {}): Promise<{ zk: EdgeKeeper; net: Net }> {
-  const c = await client(ns, opts);
-  clients.push(c.zk);
-  return c;
-}
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((zk) => zk.close().catch(() => {})));
-});
+const open = useClients();
 
 const LOCK = "/locks/job";
 const children = (zk: EdgeKeeper, path = LOCK) => zk.getChildren(path);

@@ -1,17 +1,9 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ReadWriteLock, Semaphore, type EdgeKeeper, type Lease } from "../../src/client/index.js";
 import { freshNamespace, sleep } from "../helpers/raw-client.js";
-import { client, until, type Net } from "../helpers/net.js";
+import { until, useClients } from "../helpers/net.js";
 
-const clients: EdgeKeeper[] = [];
-async function open(ns: string, opts: Parameters<typeof client>[1] = {}): Promise<{ zk: EdgeKeeper; net: Net }> {
-  const c = await client(ns, opts);
-  clients.push(c.zk);
-  return c;
-}
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((zk) => zk.close().catch(() => {})));
-});
+const open = useClients();
 
 const RW = "/locks/rw";
 const SEM = "/sem/pool";

@@ -1,3 +1,4 @@
+import { afterEach } from "vitest";
 import { connect, type ConnectOptions, type EdgeKeeper, type SocketLike } from "../../src/client/index.js";
 import { WorkerSocket } from "./worker-socket.js";
 
@@ -55,4 +56,20 @@ export async function until(pred: () => boolean | Promise<boolean>, ms = 5000, w
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/**
+ * For a test file: returns `open(ns, options?)`, which connects a client with its Net; every
+ * client opened during a test is closed after it.
+ */
+export function useClients(): (namespace: string, options?: Partial<ConnectOptions>) => Promise<{ zk: EdgeKeeper; net: Net }> {
+  const opened: EdgeKeeper[] = [];
+  afterEach(async () => {
+    await Promise.all(opened.splice(0).map((zk) => zk.close().catch(() => {})));
+  });
+  return async (namespace, options = {}) => {
+    const c = await client(namespace, options);
+    opened.push(c.zk);
+    return c;
+  };
 }
