@@ -53,6 +53,11 @@ const HELP = `usage: npm run bench -- [options]
   --contenders <n>        lock contenders (f)                               default 8
   --fanout <list>         watchers (= sessions) for g                       default 100,1000 (quick 100,1000)
   --fanout-rounds <n>     measured rounds per fan-out size                  default 20 (quick 5)
+  --scale                 also run the scale group (issue 4; not in the default run). --only scale
+                          runs just it: znode count, idle sessions, namespaces
+  --scale-znodes <list>   tree sizes the scale tree grows through         default 10000,100000,1000000
+  --scale-sessions <list> idle sessions beside the load (0 = baseline)    default 0,100,1000,10000
+  --scale-max-grow <s>    give up growing the tree to a size after this   default 600
   --data-bytes <n>        znode data size                                   default 100
   --out <dir>             results directory                                 default bench/results
   --report                also regenerate docs/benchmarks.md
@@ -119,6 +124,10 @@ function parseOptions(argv: string[]): Options {
       fanout: { type: "string" },
       "fanout-rounds": { type: "string" },
       "data-bytes": { type: "string" },
+      scale: { type: "boolean", default: false },
+      "scale-znodes": { type: "string" },
+      "scale-sessions": { type: "string" },
+      "scale-max-grow": { type: "string" },
       out: { type: "string" },
       report: { type: "boolean", default: false },
       profile: { type: "boolean", default: false },
@@ -138,10 +147,10 @@ function parseOptions(argv: string[]): Options {
     if (!Number.isFinite(x) || x < min) throw new Error(`--${name}: expected a number ≥ ${min}, got ${v}`);
     return x;
   };
-  const list = (name: string, v: string | undefined, def: number[]): number[] => {
+  const list = (name: string, v: string | undefined, def: number[], min = 1): number[] => {
     if (v === undefined) return def;
     const xs = v.split(",").map((s) => Number(s.trim()));
-    if (xs.some((x) => !Number.isInteger(x) || x < 1)) throw new Error(`--${name}: expected positive integers, got ${v}`);
+    if (xs.some((x) => !Number.isInteger(x) || x < min)) throw new Error(`--${name}: expected integers ≥ ${min}, got ${v}`);
     return xs;
   };
   const systems: SystemName[] = ["edgekeeper"];
@@ -165,6 +174,10 @@ function parseOptions(argv: string[]): Options {
     contenders: n("contenders", values.contenders, 8, 2),
     fanout: list("fanout", values.fanout, [100, 1000]),
     fanoutRounds: n("fanout-rounds", values["fanout-rounds"], q ? 5 : 20, 1),
+    scale: values.scale,
+    scaleZnodes: list("scale-znodes", values["scale-znodes"], q ? [1000, 10_000] : [10_000, 100_000, 1_000_000]),
+    scaleSessions: list("scale-sessions", values["scale-sessions"], q ? [0, 100] : [0, 100, 1000, 10_000], 0),
+    scaleMaxGrowS: n("scale-max-grow", values["scale-max-grow"], 600, 1),
     dataBytes: n("data-bytes", values["data-bytes"], 100),
     only: values.only ? values.only.split(",").map((s) => s.trim()).filter(Boolean) : null,
     out: values.out ?? "bench/results",
@@ -303,7 +316,7 @@ async function main(): Promise<void> {
   }
   const root = projectRoot();
   const startedAt = new Date();
-  const list = workloads(opts).filter((w) => selected(opts, w));
+  const list = workloads(opts).filter((w) => selected(opts, w) || (opts.scale && w.group === "scale"));
   if (list.length === 0) throw new Error(`--only ${opts.only?.join(",")} selects no workload`);
   const progress = new Progress(list.length * opts.systems.length);
   const notes: string[] = [];
@@ -398,14 +411,15 @@ async function main(): Promise<void> {
       notes.push("Profiled run (--profile): a V8 CPU profile of the Worker was taken in every edgekeeper window, which slows edgekeeper down; use its numbers for proportions, not for speed.");
     }
     if (!opts.coalesce) notes.push("--no-coalesce: edgekeeper's client sent one frame per request (coalescing off).");
-    const targets: Array<{ target: Target; meter: Meter }> = [
-      { target: edgekeeperTarget(ekUrl, namespace, opts.coalesce), meter: meterEk(hook) },
+    const treeRssMiB = (pid: number | undefined) => () => (pid === undefined ? 0 : processTree(pid).reduce((a, p) => a + p.rssBytes, 0) / 2 ** 20);
+    const targets: Array<{ target: Target; meter: Meter; rss: () => number }> = [
+      { target: edgekeeperTarget(ekUrl, namespace, opts.coalesce), meter: meterEk(hook), rss: treeRssMiB(ekRoot ?? attachedPid) },
     ];
     if (opts.systems.includes("zookeeper")) {
       ensureZooKeeperInstalled((s) => progress.log(s));
       progress.log("starting ZooKeeper…");
       zk = await startZooKeeper();
-      targets.push({ target: zookeeperTarget(zk.connectString), meter: meterFor(zk.pid, () => true) });
+      targets.push({ target: zookeeperTarget(zk.connectString), meter: meterFor(zk.pid, () => true), rss: treeRssMiB(zk.pid) });
       progress.log(`ZooKeeper ${zk.version} on ${zk.connectString} (pid ${zk.pid})`);
     }
 
@@ -424,13 +438,13 @@ async function main(): Promise<void> {
         systems: {},
         ratios: { throughput: null, latencyP50: null, latencyP99: null },
       };
-      for (const { target, meter } of targets) {
+      for (const { target, meter, rss } of targets) {
         const roots = [ekRoot ?? attachedPid, zk?.pid].filter((p): p is number => p !== undefined);
         if (opts.quietWaitS > 0) await waitForQuiet(roots, opts, (m) => progress.log(m));
         progress.begin(`${target.name.padEnd(10)} ${w.group}. ${w.title} [${w.shape}]`);
         let r: SystemResult;
         try {
-          const m = await w.run(target, { opts, meter, data, progress: (f, d) => progress.update(f, d) });
+          const m = await w.run(target, { opts, meter, data, serverRssMiB: rss, progress: (f, d) => progress.update(f, d) });
           r = {
             ok: true,
             count: m.count,

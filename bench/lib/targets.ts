@@ -29,6 +29,8 @@ export interface Target {
   lock(session: Session, base: string): Promise<() => Promise<unknown>>;
   /** How the lock is implemented, for the report. */
   readonly lockImpl: string;
+  /** The same server, another namespace (edgekeeper only: one Durable Object per namespace). */
+  inNamespace?(namespace: string): Target;
 }
 
 /** Creates `path` (and ancestors) as persistent nodes if missing. */
@@ -85,6 +87,7 @@ class EkSession implements Session {
 
 export function edgekeeperTarget(baseUrl: string, namespace: string, coalesce = true): Target {
   return {
+    inNamespace: (suffix) => edgekeeperTarget(baseUrl, `${namespace}-${suffix}`, coalesce),
     name: "edgekeeper",
     lockImpl: "src/client/recipes/mutex.ts (Mutex)",
     async connect() {

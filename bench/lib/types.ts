@@ -33,6 +33,14 @@ export interface Options {
   fanout: number[];
   /** Measured rounds per fan-out size (plus 2 warm-up rounds). */
   fanoutRounds: number;
+  /** Add the scale group (issue 4) to the run; also implied by --only scale. */
+  scale: boolean;
+  /** Znode counts the scale tree grows through. */
+  scaleZnodes: number[];
+  /** Idle-session counts for the scale group. */
+  scaleSessions: number[];
+  /** Give up growing the scale tree (and report the rate) after this many seconds per step. */
+  scaleMaxGrowS: number;
   /** Bytes of znode data. */
   dataBytes: number;
   /** Workload ids or groups to run (null = all). */

@@ -2,6 +2,7 @@ import type { UsageReport } from "./proc.js";
 import { Recorder, summarize, type LatencySummary } from "./stats.js";
 import { ensurePath, type Session, type Target } from "./targets.js";
 import type { ClientUsage, Options } from "./types.js";
+import { scaleWorkloads } from "./scale.js";
 
 /**
  * The workloads. Each runs the same code against either system through the Session/Target
@@ -21,6 +22,8 @@ export interface Ctx {
   progress(fraction: number, detail: string): void;
   /** `dataBytes` bytes of znode data. */
   data: Uint8Array;
+  /** The server's current RSS (MiB), for workloads that must stop before it grows too large. */
+  serverRssMiB?: () => number;
 }
 
 export interface Measured {
@@ -487,6 +490,7 @@ function fanoutWorkload(watchers: number, rounds: number): Workload {
 }
 
 export function workloads(o: Options): Workload[] {
+  const scale = o.scale || (o.only ?? []).some((x) => x === "scale" || x.startsWith("scale-"));
   return [
     ...o.createInflight.map((k) => createWorkload(k, o.creates)),
     ...o.inflight.map((k) => dataWorkload("setData", o.sessions, k)),
@@ -495,6 +499,7 @@ export function workloads(o: Options): Workload[] {
     mixWorkload(o.sessions, o.mixInflight, o.mixNodes, o.mixWrites),
     lockWorkload(o.contenders),
     ...o.fanout.map((w) => fanoutWorkload(w, o.fanoutRounds)),
+    ...(scale ? scaleWorkloads(o) : []),
   ];
 }
 
