@@ -17,9 +17,14 @@ export class NodeCache {
   private readonly undo: Array<[string, ZNode | undefined]> = [];
   private depth = 0;
 
+  /**
+   * Bounds: a Durable Object's isolate has 128 MB in production, shared with sockets,
+   * watches and sessions, so the cache keeps to about a third of it, counting each entry's
+   * data plus an estimate of its own overhead.
+   */
   constructor(
     private readonly maxEntries = 50_000,
-    private readonly maxBytes = 64 * 1024 * 1024,
+    private readonly maxBytes = 40 * 1024 * 1024,
   ) {}
 
   get(path: string): ZNode | undefined {
@@ -35,7 +40,7 @@ export class NodeCache {
     this.remember(node.path);
     this.drop(node.path);
     this.nodes.set(node.path, copy(node));
-    this.bytes += node.data.byteLength;
+    this.bytes += weight(node);
     if (this.nodes.size > this.maxEntries || this.bytes > this.maxBytes) this.evict();
   }
 
@@ -56,7 +61,7 @@ export class NodeCache {
         this.drop(path);
         if (prev) {
           this.nodes.set(path, prev);
-          this.bytes += prev.data.byteLength;
+          this.bytes += weight(prev);
         }
       }
       throw e;
@@ -73,7 +78,7 @@ export class NodeCache {
   private drop(path: string): void {
     const old = this.nodes.get(path);
     if (!old) return;
-    this.bytes -= old.data.byteLength;
+    this.bytes -= weight(old);
     this.nodes.delete(path);
   }
 
@@ -88,3 +93,6 @@ export class NodeCache {
 }
 
 const copy = (n: ZNode): ZNode => ({ ...n, stat: { ...n.stat } });
+
+/** Memory an entry holds: its data, its path (UTF-16) and ~300 bytes of objects around them. */
+const weight = (n: ZNode): number => n.data.byteLength + 2 * n.path.length + 300;
