@@ -2,6 +2,7 @@ import { performance } from "node:perf_hooks";
 import { Recorder } from "./stats.js";
 import { ensurePath, type Session, type Target } from "./targets.js";
 import type { Options } from "./types.js";
+import { MeasuredWindow } from "./window.js";
 import type { Ctx, Measured, Workload } from "./workloads.js";
 
 /**
@@ -55,23 +56,15 @@ async function closeAll(sessions: Session[], batch = 200): Promise<void> {
 
 /** Closed loops for warm-up + duration; counts operations that complete inside the window. */
 async function timed(ctx: Ctx, sessions: Session[], inflight: number, op: (s: Session) => Promise<{ write: boolean }>): Promise<Measured> {
-  const warmMs = ctx.opts.warmup * 1000;
   const durMs = ctx.opts.duration * 1000;
-  const t0 = performance.now();
-  const mStart = t0 + warmMs;
-  const mEnd = mStart + durMs;
   const all = new Recorder();
   const reads = new Recorder();
   const writes = new Recorder();
   let errors = 0;
   let firstError: string | undefined;
-  let usage: Measured["usage"] | undefined;
-  let started = false;
-  const startTimer = setTimeout(() => (ctx.meter.start(), (started = true)), warmMs);
-  const stopTimer = setTimeout(() => (usage = ctx.meter.stop()), warmMs + durMs);
-  const progressTimer = setInterval(() => ctx.progress(0.5 + (performance.now() - t0) / (warmMs + durMs) / 2, `${all.n} ops`), 250);
+  const win = new MeasuredWindow(ctx.meter, ctx.opts.warmup * 1000, durMs, (f) => ctx.progress(0.5 + f / 2, `${all.n} ops`));
   const loop = async (s: Session) => {
-    while (performance.now() < mEnd) {
+    while (performance.now() < win.end) {
       const a = performance.now();
       let w: { write: boolean };
       try {
@@ -83,22 +76,17 @@ async function timed(ctx: Ctx, sessions: Session[], inflight: number, op: (s: Se
         continue;
       }
       const b = performance.now();
-      if (b >= mStart && b < mEnd) {
+      if (win.contains(b)) {
         all.push(b - a);
         (w.write ? writes : reads).push(b - a);
       }
     }
   };
+  let usage: Measured["usage"];
   try {
     await Promise.all(sessions.flatMap((s) => Array.from({ length: inflight }, () => loop(s))));
   } finally {
-    clearInterval(progressTimer);
-    clearTimeout(startTimer);
-    clearTimeout(stopTimer);
-  }
-  if (!usage) {
-    if (!started) ctx.meter.start();
-    usage = ctx.meter.stop();
+    usage = win.finish();
   }
   return {
     count: all.n,

@@ -3,6 +3,7 @@ import { Recorder, summarize, type LatencySummary } from "./stats.js";
 import { ensurePath, type Session, type Target } from "./targets.js";
 import type { ClientUsage, Options } from "./types.js";
 import { scaleWorkloads } from "./scale.js";
+import { MeasuredWindow } from "./window.js";
 
 /**
  * The workloads. Each runs the same code against either system through the Session/Target
@@ -106,27 +107,17 @@ async function timedLoops(
   op: (s: Session, session: number, loop: number, window: { start: number; end: number }) => Promise<unknown>,
   unitLabel = "ops/s",
 ): Promise<Measured & { recorder: Recorder }> {
-  const warmMs = ctx.opts.warmup * 1000;
   const durMs = ctx.opts.duration * 1000;
-  const t0 = performance.now();
-  const mStart = t0 + warmMs;
-  const mEnd = mStart + durMs;
-  const window = { start: mStart, end: mEnd };
   const rec = new Recorder();
   const errs = new ErrorCount();
-  let usage: Measured["usage"] | undefined;
-  let started = false;
-  const startTimer = setTimeout(() => (ctx.meter.start(), (started = true)), warmMs);
-  const stopTimer = setTimeout(() => (usage = ctx.meter.stop()), warmMs + durMs);
-  const progressTimer = setInterval(() => {
-    const now = performance.now();
-    const measuring = now >= mStart;
-    ctx.progress((now - t0) / (warmMs + durMs), measuring ? `${rate(rec.n, now - mStart)} ${unitLabel}` : "warming up");
-  }, 250);
+  const win = new MeasuredWindow(ctx.meter, ctx.opts.warmup * 1000, durMs, (f, now) =>
+    ctx.progress(f, now >= win.start ? `${rate(rec.n, now - win.start)} ${unitLabel}` : "warming up"),
+  );
+  const window = { start: win.start, end: win.end };
   const loop = async (s: Session, i: number, j: number) => {
     for (;;) {
       const a = performance.now();
-      if (a >= mEnd) return;
+      if (a >= win.end) return;
       try {
         await op(s, i, j, window);
       } catch (e) {
@@ -134,19 +125,14 @@ async function timedLoops(
         continue;
       }
       const b = performance.now();
-      if (b >= mStart && b < mEnd) rec.push(b - a);
+      if (win.contains(b)) rec.push(b - a);
     }
   };
+  let usage: Measured["usage"];
   try {
     await Promise.all(sessions.flatMap((s, i) => Array.from({ length: loopsPerSession }, (_, j) => loop(s, i, j))));
   } finally {
-    clearInterval(progressTimer);
-    clearTimeout(startTimer);
-    clearTimeout(stopTimer);
-  }
-  if (!usage) {
-    if (!started) ctx.meter.start();
-    usage = ctx.meter.stop();
+    usage = win.finish();
   }
   return {
     recorder: rec,
@@ -330,28 +316,18 @@ function lockWorkload(contenders: number): Workload {
       return withSessions(t, contenders, async (sessions) => {
         const base = "/bench/f/lock";
         await ensurePath(sessions[0], base);
-        const warmMs = ctx.opts.warmup * 1000;
         const durMs = ctx.opts.duration * 1000;
-        const t0 = performance.now();
-        const mStart = t0 + warmMs;
-        const mEnd = mStart + durMs;
         const rec = new Recorder();
         const errs = new ErrorCount();
-        let stopping = false;
+        const win = new MeasuredWindow(ctx.meter, ctx.opts.warmup * 1000, durMs, (f, now) =>
+          ctx.progress(f, now >= win.start ? `${rate(rec.n, now - win.start)} hand-offs/s` : "warming up"),
+        );
         let holders = 0;
         let violations = 0;
         let acquisitions = 0;
         let lastRelease: number | undefined;
-        let usage: Measured["usage"] | undefined;
-        let started = false;
-        const startTimer = setTimeout(() => (ctx.meter.start(), (started = true)), warmMs);
-        const stopTimer = setTimeout(() => ((usage = ctx.meter.stop()), (stopping = true)), warmMs + durMs);
-        const progressTimer = setInterval(() => {
-          const now = performance.now();
-          ctx.progress((now - t0) / (warmMs + durMs), now >= mStart ? `${rate(rec.n, now - mStart)} hand-offs/s` : "warming up");
-        }, 250);
         const contender = async (s: Session) => {
-          while (!stopping) {
+          while (!win.over) {
             let release: () => Promise<unknown>;
             try {
               release = await t.lock(s, base);
@@ -363,7 +339,7 @@ function lockWorkload(contenders: number): Workload {
             const now = performance.now();
             if (++holders > 1) violations++;
             acquisitions++;
-            if (lastRelease !== undefined && now >= mStart && now < mEnd) rec.push(now - lastRelease);
+            if (lastRelease !== undefined && win.contains(now)) rec.push(now - lastRelease);
             holders--;
             lastRelease = performance.now();
             try {
@@ -373,16 +349,11 @@ function lockWorkload(contenders: number): Workload {
             }
           }
         };
+        let usage: Measured["usage"];
         try {
           await Promise.all(sessions.map(contender));
         } finally {
-          clearInterval(progressTimer);
-          clearTimeout(startTimer);
-          clearTimeout(stopTimer);
-        }
-        if (!usage) {
-          if (!started) ctx.meter.start();
-          usage = ctx.meter.stop();
+          usage = win.finish();
         }
         if (violations > 0) throw new Error(`mutual exclusion violated ${violations} times`);
         return {
