@@ -1,14 +1,14 @@
-import { build } from "esbuild";
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, type EdgeKeeper } from "../../src/client/index.js";
+import { clientBundle } from "./client-bundle.js";
 import { startServer, type LocalServer } from "./server.js";
 
 /**
- * The client as a browser gets it: the minified ESM bundle, loaded by a page in headless
+ * The client as a browser gets it: the shipped minified ESM bundle (dist/), loaded by a page in headless
  * Chromium (Debian's, driven by playwright-core), talking to the real local server.
  */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
@@ -21,18 +21,6 @@ let web: Server;
 let webUrl: string;
 let node: EdgeKeeper;
 
-async function bundle(): Promise<string> {
-  const out = await build({
-    entryPoints: ["src/client/index.ts"],
-    bundle: true,
-    format: "esm",
-    platform: "browser",
-    target: "es2022",
-    minify: true,
-    write: false,
-  });
-  return out.outputFiles[0].text;
-}
 
 const PAGE = `<!doctype html><meta charset="utf-8"><title>edgekeeper browser test</title>
 <body><h1>edgekeeper</h1><pre id="log"></pre>
@@ -48,7 +36,7 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)("the client in a brows
   beforeAll(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
     server = await startServer();
-    const js = await bundle();
+    const js = readFileSync(clientBundle(), "utf8");
     web = createServer((req, res) => {
       if (req.url === "/edgekeeper-client.js") res.writeHead(200, { "content-type": "text/javascript" }).end(js);
       else res.writeHead(200, { "content-type": "text/html" }).end(PAGE);

@@ -1,10 +1,7 @@
-import { build } from "esbuild";
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { connect, LeaderLatch, Mutex, TreeCache, type EdgeKeeper } from "../../src/client/index.js";
+import { clientBundle } from "./client-bundle.js";
 import { startServer, type LocalServer } from "./server.js";
 
 /**
@@ -13,7 +10,6 @@ import { startServer, type LocalServer } from "./server.js";
  */
 const SESSION_MS = 1500;
 let server: LocalServer;
-let bundleDir: string;
 let bundlePath: string;
 const clients: EdgeKeeper[] = [];
 const children: ChildProcess[] = [];
@@ -44,9 +40,7 @@ function holder(namespace: string, kind: "mutex" | "leader", path: string): Prom
 
 beforeAll(async () => {
   server = await startServer({ vars: { EDGEKEEPER_SESSION_TIMEOUT_MIN_MS: "500" } });
-  bundleDir = mkdtempSync(join(tmpdir(), "ek-bundle-"));
-  bundlePath = join(bundleDir, "client.mjs");
-  await build({ entryPoints: ["src/client/index.ts"], bundle: true, format: "esm", platform: "neutral", target: "es2022", outfile: bundlePath });
+  bundlePath = clientBundle(); // the shipped bundle: the holder processes run on it
 });
 
 afterEach(async () => {
@@ -56,7 +50,6 @@ afterEach(async () => {
 
 afterAll(async () => {
   await server?.stop();
-  rmSync(bundleDir, { recursive: true, force: true });
 });
 
 describe("Mutex over real sockets", () => {
