@@ -1,5 +1,5 @@
 import { checkAcl, Perms, type Id } from "./acl.js";
-import { isTtl } from "./create-mode.js";
+import { isContainer, isTtl } from "./create-mode.js";
 import { Code, codeName, ZkError } from "./errors.js";
 import type { Delivery, WatchEvent } from "./events.js";
 import { validatePath } from "./paths.js";
@@ -7,7 +7,7 @@ import { replayFromLog, replayFromState, type ReplayOutcome } from "./replay.js"
 import type { MultiOp, MultiReadOp, Request, WatchSet } from "./requests.js";
 import { negotiateTimeout, newSecret, nextSessionId, secretsEqual, type SessionConfig } from "./sessions.js";
 import type { Stat } from "./stat.js";
-import type { Change, SessionRecord, Store, WatchKind } from "./store.js";
+import type { Change, SessionRecord, Store, WatchKind, ZNode } from "./store.js";
 import {
   applyCheck,
   applyCreate,
@@ -173,7 +173,7 @@ export class Namespace {
       return;
     }
     if (isTtl(node.mode)) this.store.putTimer({ kind: "ttl", key: path, due: Math.max(now, node.stat.mtime + node.ttl + 1) });
-    else if (node.mode === 4 && childCreates(node.stat) > 0) this.store.putTimer({ kind: "container", key: path, due: now });
+    else if (isEmptiedContainer(node)) this.store.putTimer({ kind: "container", key: path, due: now });
   }
 
   private trimLog(now: number): void {
@@ -267,8 +267,7 @@ export class Namespace {
         this.store.putTimer({ kind: "session", key: s.id, due: now });
         throw new ZkError(Code.SESSIONEXPIRED, `session ${req.sessionId} has expired`);
       }
-      if (req.lastZxid > this.lastZxid)
-        throw new ZkError(Code.CONNECTIONLOSS, `client has seen zxid ${req.lastZxid} but this server is at ${this.lastZxid}`);
+      this.refuseIfAhead(req.lastZxid);
       s.timeout = negotiateTimeout(req.timeout, this.config);
       s.lastSeen = now;
       s.connected = true;
@@ -280,8 +279,7 @@ export class Namespace {
       const replay = this.replay(s.id, req.lastZxid, req.watches ?? {});
       return { session: s, resumed: true, zxid: this.lastZxid, ...replay };
     }
-    if (req.lastZxid > this.lastZxid)
-      throw new ZkError(Code.CONNECTIONLOSS, `client has seen zxid ${req.lastZxid} but this server is at ${this.lastZxid}`);
+    this.refuseIfAhead(req.lastZxid);
     const { value: session } = this.write(null, now, (tx) => {
       const s: SessionRecord = {
         id: nextSessionId(this.store, now),
@@ -302,6 +300,12 @@ export class Namespace {
     this.heard.set(session.id, now);
     const replay = req.watches ? this.replay(session.id, req.lastZxid, req.watches) : { replay: [] };
     return { session, resumed: false, zxid: this.lastZxid, ...replay };
+  }
+
+  /** A client that has seen a later zxid than this server would move back in time: refused, as ZooKeeper does. */
+  private refuseIfAhead(lastZxid: number): void {
+    if (lastZxid > this.lastZxid)
+      throw new ZkError(Code.CONNECTIONLOSS, `client has seen zxid ${lastZxid} but this server is at ${this.lastZxid}`);
   }
 
   /** The client's socket went away: its watches go with it; the session lives on until its timeout. */
@@ -382,8 +386,7 @@ export class Namespace {
         } else {
           const node = this.store.getNode(t.key);
           if (!node || node.stat.numChildren > 0) continue;
-          const eligible =
-            t.kind === "ttl" ? isTtl(node.mode) && now - node.stat.mtime > node.ttl : node.mode === 4 && childCreates(node.stat) > 0;
+          const eligible = t.kind === "ttl" ? isTtl(node.mode) && now - node.stat.mtime > node.ttl : isEmptiedContainer(node);
           if (eligible) deliveries.push(...this.write(null, now, (tx) => removeNode(tx, node)).deliveries);
           else this.reviewRemoval(t.key, now);
         }
@@ -603,6 +606,14 @@ export class Namespace {
   changesAfter(zxid: number): Change[] {
     return this.store.changesAfter(zxid);
   }
+}
+
+/**
+ * A container is removed once it has no children left and ever had one (ZooKeeper's
+ * ContainerManager: the stored cversion, i.e. child creates, above 0).
+ */
+function isEmptiedContainer(node: ZNode): boolean {
+  return isContainer(node.mode) && node.stat.numChildren === 0 && childCreates(node.stat) > 0;
 }
 
 function errorResult(e: ZkError) {

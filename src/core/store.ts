@@ -85,7 +85,6 @@ export interface Store {
    * the log is now empty (0 if nothing was trimmed): every change after it is retained.
    */
   trimChanges(maxZxid: number, before: number): number;
-  countChanges(): number;
   /** The highest zxid in the change log (0 when empty). */
   lastChangeZxid(): number;
 

@@ -162,9 +162,6 @@ export class SqlStore implements Store {
   lastChangeZxid(): number {
     return (this.rows(`SELECT max(zxid) AS z FROM changelog`)[0].z as number | null) ?? 0;
   }
-  countChanges(): number {
-    return this.rows(`SELECT count(*) AS n FROM changelog`)[0].n as number;
-  }
 
   getSession(id: string): SessionRecord | undefined {
     const r = this.rows(`SELECT * FROM sessions WHERE id = ?`, id)[0];
