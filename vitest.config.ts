@@ -13,6 +13,8 @@ export default defineConfig({
             miniflare: {
               // Short bounds so tests can drive session expiry and TTLs in real time.
               bindings: {
+                // No tokens in most tests; test/integration/auth*.test.ts call the Worker with keys.
+                EDGEKEEPER_AUTH: "open",
                 EDGEKEEPER_SESSION_TIMEOUT_MIN_MS: "100",
                 EDGEKEEPER_SESSION_TIMEOUT_MAX_MS: "60000",
                 // Small HTTP bounds so tests can reach them (429 THROTTLEDOP).

@@ -52,7 +52,11 @@ const modules = readdirSync(bundleDir)
   .sort((a, b) => (a === "index.js" ? -1 : b === "index.js" ? 1 : a.localeCompare(b)))
   // capnp reads absolute embed paths from its import path: embed relative to the config file.
   .map((f) => `(name = ${JSON.stringify(f)}, esModule = embed ${JSON.stringify(`bundle/${f}`)})`);
-const vars = { ...cfg.vars, ...extraVars };
+// Local and unauthenticated unless a token key is passed (--var EDGEKEEPER_JWT_SECRET:...):
+// open mode serves only loopback hosts (docs/security.md).
+const vars = { EDGEKEEPER_AUTH: "open", ...cfg.vars, ...extraVars };
+if (!Object.keys(vars).some((k) => /^EDGEKEEPER_(JWT_SECRET|JWT_PUBLIC_KEY|JWKS|JWKS_URL)$/.test(k)))
+  console.error("edgekeeper: authentication is OFF (EDGEKEEPER_AUTH=open) — local use only; see docs/security.md to configure tokens.");
 const bindings = [
   ...cfg.durable_objects.bindings.map((b) => `(name = ${JSON.stringify(b.name)}, durableObjectNamespace = ${JSON.stringify(b.class_name)})`),
   ...Object.entries(vars).map(([k, v]) => `(name = ${JSON.stringify(k)}, text = ${JSON.stringify(typeof v === "string" ? v : JSON.stringify(v))})`),

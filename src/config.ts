@@ -37,6 +37,7 @@ export function settingsFrom(vars: Vars): Settings {
       changelogRetainTxns: int(vars, "EDGEKEEPER_CHANGELOG_RETAIN_TXNS", d.changelogRetainTxns),
       changelogMaxAgeMs: int(vars, "EDGEKEEPER_CHANGELOG_MAX_AGE_MS", d.changelogMaxAgeMs),
       maxChildrenPage: d.maxChildrenPage,
+      superDigest: vars.EDGEKEEPER_SUPER_DIGEST?.trim() || undefined,
     },
     limits: {
       maxFrameBytes: int(vars, "EDGEKEEPER_MAX_FRAME_BYTES", 4 * 1024 * 1024),

@@ -1,5 +1,7 @@
 import { Router } from "itty-router";
 import { wsRoute } from "./routes/ws.js";
+import { guarded, serviceGate } from "./routes/guard.js";
+import { authConfigOf } from "./auth/authenticate.js";
 import { notFound } from "./routes/errors.js";
 import { openApiRoute } from "./routes/openapi.js";
 import { nodesRoute } from "./routes/http/nodes.js";
@@ -21,35 +23,39 @@ export const router = Router();
 const NS = "/v1/namespaces/:ns";
 
 router
-  .get("/healthz", () => Response.json({ ok: true, service: "edgekeeper" }))
+  .get("/healthz", (request: Request, env: Env) => Response.json({ ok: true, service: "edgekeeper", auth: authConfigOf(env).mode }))
   .get("/v1/openapi.json", openApiRoute)
-  .get(`${NS}/ws`, wsRoute)
-  .get(`${NS}/nodes/*`, nodesRoute)
-  .head(`${NS}/nodes/*`, nodesRoute)
-  .put(`${NS}/nodes/*`, nodesRoute)
-  .patch(`${NS}/nodes/*`, nodesRoute)
-  .post(`${NS}/nodes/*`, nodesRoute)
-  .delete(`${NS}/nodes/*`, nodesRoute)
-  .post(`${NS}/multi`, multiRoute)
-  .post(`${NS}/leases`, createLeaseRoute)
-  .post(`${NS}/leases/:id/keepalive`, leaseRoute)
-  .get(`${NS}/leases/:id`, leaseRoute)
-  .delete(`${NS}/leases/:id`, leaseRoute)
-  .post(`${NS}/locks/acquire`, lockAcquireRoute)
-  .post(`${NS}/locks/release`, lockReleaseRoute)
-  .post(`${NS}/locks/refresh`, lockRefreshRoute)
-  .post(`${NS}/semaphores/acquire`, semaphoreAcquireRoute)
-  .post(`${NS}/semaphores/release`, semaphoreReleaseRoute)
-  .post(`${NS}/semaphores/refresh`, semaphoreRefreshRoute)
-  .post(`${NS}/elections/campaign`, campaignRoute)
-  .post(`${NS}/elections/proclaim`, proclaimRoute)
-  .post(`${NS}/elections/resign`, resignRoute)
-  .get(`${NS}/elections/leader`, leaderRoute)
-  .get(`${NS}/elections/observe`, observeRoute)
-  .get(`${NS}/watch`, watchRoute)
-  .get(`${NS}/watch/poll`, pollRoute)
+  // Every namespace route passes the authentication gate first (src/routes/guard.ts): the
+  // right it needs is named here, next to the route. WebSocket requests that write are
+  // checked again per request by the object, against the connection's grant.
+  .get(`${NS}/ws`, guarded("read", wsRoute))
+  .get(`${NS}/nodes/*`, guarded("read", nodesRoute))
+  .head(`${NS}/nodes/*`, guarded("read", nodesRoute))
+  .put(`${NS}/nodes/*`, guarded("write", nodesRoute))
+  .patch(`${NS}/nodes/*`, guarded("write", nodesRoute))
+  .post(`${NS}/nodes/*`, guarded("write", nodesRoute))
+  .delete(`${NS}/nodes/*`, guarded("write", nodesRoute))
+  .post(`${NS}/multi`, guarded("write", multiRoute))
+  .post(`${NS}/leases`, guarded("write", createLeaseRoute))
+  .post(`${NS}/leases/:id/keepalive`, guarded("write", leaseRoute))
+  .get(`${NS}/leases/:id`, guarded("read", leaseRoute))
+  .delete(`${NS}/leases/:id`, guarded("write", leaseRoute))
+  .post(`${NS}/locks/acquire`, guarded("write", lockAcquireRoute))
+  .post(`${NS}/locks/release`, guarded("write", lockReleaseRoute))
+  .post(`${NS}/locks/refresh`, guarded("write", lockRefreshRoute))
+  .post(`${NS}/semaphores/acquire`, guarded("write", semaphoreAcquireRoute))
+  .post(`${NS}/semaphores/release`, guarded("write", semaphoreReleaseRoute))
+  .post(`${NS}/semaphores/refresh`, guarded("write", semaphoreRefreshRoute))
+  .post(`${NS}/elections/campaign`, guarded("write", campaignRoute))
+  .post(`${NS}/elections/proclaim`, guarded("write", proclaimRoute))
+  .post(`${NS}/elections/resign`, guarded("write", resignRoute))
+  .get(`${NS}/elections/leader`, guarded("read", leaderRoute))
+  .get(`${NS}/elections/observe`, guarded("read", observeRoute))
+  .get(`${NS}/watch`, guarded("read", watchRoute))
+  .get(`${NS}/watch/poll`, guarded("read", pollRoute))
   .all("*", notFound);
 
 export default {
-  fetch: (request: Request, env: Env, ctx: ExecutionContext) => router.fetch(request, env, ctx),
+  // Before any route: a service without a key configured refuses everything (secure by default).
+  fetch: (request: Request, env: Env, ctx: ExecutionContext) => serviceGate(request, env) ?? router.fetch(request, env, ctx),
 } satisfies ExportedHandler<Env>;

@@ -1,8 +1,8 @@
-import { checkAcl, Perms, type Id } from "./acl.js";
+import { canAccess, checkAcl, maskDigests, Perms, withSuper, type Id } from "./acl.js";
 import { isContainer, isTtl } from "./create-mode.js";
 import { Code, codeName, ZkError } from "./errors.js";
 import type { Delivery, WatchEvent } from "./events.js";
-import { validatePath } from "./paths.js";
+import { parentOf, validatePath } from "./paths.js";
 import { replayFromLog, replayFromState, type ReplayOutcome } from "./replay.js";
 import type { MultiOp, MultiReadOp, Request, WatchSet } from "./requests.js";
 import { negotiateTimeout, newSecret, nextSessionId, secretsEqual, type SessionConfig } from "./sessions.js";
@@ -30,6 +30,11 @@ export interface NamespaceConfig extends TreeConfig, SessionConfig {
   changelogMaxAgeMs: number;
   /** Upper bound for getChildren's page size. */
   maxChildrenPage: number;
+  /**
+   * The digest id (`user:base64(sha1(user:password))`) whose addAuth makes a session super,
+   * like ZooKeeper's zookeeper.DigestAuthenticationProvider.superDigest. Unset: none.
+   */
+  superDigest?: string;
 }
 
 export const DEFAULT_CONFIG: NamespaceConfig = {
@@ -155,7 +160,7 @@ export class Namespace {
       return v;
     });
     this.lastZxid = tx.zxid;
-    const deliveries = this.watches.trigger(tx.changes);
+    const deliveries = this.watches.trigger(tx.changes, this.mayRead);
     if (++this.writesSinceTrim >= 256) this.trimLog(now);
     return { value, zxid: tx.zxid, deliveries };
   }
@@ -271,7 +276,9 @@ export class Namespace {
       s.timeout = negotiateTimeout(req.timeout, this.config);
       s.lastSeen = now;
       s.connected = true;
-      s.identities = mergeIdentities(s.identities, req.identities);
+      // Identities belong to the connection, as in ZooKeeper: a resumed session has the new
+      // connection's address and token, and the client sends its addAuth credentials again.
+      s.identities = withSuper(req.identities, this.config.superDigest);
       this.store.putSession(s);
       this.heard.set(s.id, now);
       this.store.putTimer({ kind: "session", key: s.id, due: now + s.timeout });
@@ -287,7 +294,7 @@ export class Namespace {
         timeout: negotiateTimeout(req.timeout, this.config),
         lastSeen: now,
         connected: true,
-        identities: req.identities,
+        identities: withSuper(req.identities, this.config.superDigest),
         kind: req.kind ?? "ws",
       };
       tx.session = s.id;
@@ -339,12 +346,24 @@ export class Namespace {
     return { zxid, deliveries };
   }
 
+  /**
+   * Whether a session may READ the node a change is about: by the node's ACL at the time of
+   * the change when known, else (a change read back from the log) its current ACL, else
+   * (deleted since) the ACL of its nearest existing ancestor.
+   */
+  private readonly mayRead = (session: string, change: Change): boolean => {
+    const ids = this.getSession(session)?.identities ?? [];
+    let acl = change.acl;
+    for (let p = change.path; acl === undefined; p = parentOf(p)) acl = this.store.getNode(p)?.acl ?? (p === "/" ? [] : undefined);
+    return canAccess(acl, Perms.READ, ids);
+  };
+
   private replay(id: string, lastZxid: number, set: WatchSet): Pick<Opened, "replay" | "resync"> {
     for (const paths of Object.values(set)) for (const p of paths ?? []) validatePath(p);
     let outcome: ReplayOutcome;
     let resync: Opened["resync"];
     if (lastZxid >= this.logFloor) {
-      outcome = replayFromLog(this.store.changesAfter(lastZxid), set);
+      outcome = replayFromLog(this.store.changesAfter(lastZxid), set, (_, change) => this.mayRead(id, change));
     } else {
       outcome = replayFromState(this.store, lastZxid, this.lastZxid, set);
       resync = { lastZxid, oldestZxid: this.logFloor };
@@ -479,7 +498,9 @@ export class Namespace {
       case "getACL": {
         validatePath(req.path);
         const node = mustGet(this.store, req.path);
-        return ok({ acl: node.acl, stat: node.stat });
+        // As ZooKeeper since CVE-2019-0201: READ or ADMIN to see the list, ADMIN to see digest hashes.
+        checkAcl(node, Perms.READ | Perms.ADMIN, ids, req.path);
+        return ok({ acl: canAccess(node.acl, Perms.ADMIN, ids) ? node.acl : maskDigests(node.acl), stat: node.stat });
       }
       case "sync":
         validatePath(req.path);
@@ -496,10 +517,21 @@ export class Namespace {
       }
       case "whoAmI":
         return ok({ identities: ids.map((i) => ({ scheme: i.scheme, id: i.id })) });
-      case "addWatch":
+      case "addWatch": {
         validatePath(req.path);
+        // Like exists: a watch on a node needs READ on it; events below a recursive watch are
+        // filtered by READ on each node when they fire (trigger's canRead).
+        const node = this.store.getNode(req.path);
+        if (node) checkAcl(node, Perms.READ, ids, req.path);
         this.watches.add(session.id, req.path, req.mode === "persistent" ? "persistent" : "recursive");
         return ok();
+      }
+      case "addAuth": {
+        // The protocol layer has verified the credentials and turned them into identities.
+        session.identities = withSuper(mergeIdentities(session.identities, req.identities), this.config.superDigest);
+        if (session.id !== "") this.store.putSession(session);
+        return ok();
+      }
       case "removeWatches":
       case "checkWatches": {
         validatePath(req.path);

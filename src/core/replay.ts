@@ -1,7 +1,7 @@
 import type { WatchSet } from "./requests.js";
 import type { Change, Store, WatchKind } from "./store.js";
 import type { WatchEvent } from "./events.js";
-import { WatchIndex } from "./watch-index.js";
+import { WatchIndex, type ReadCheck } from "./watch-index.js";
 
 export interface ReplayOutcome {
   /** Events the client missed, in zxid order. */
@@ -30,12 +30,12 @@ export function watchList(set: WatchSet): Array<{ path: string; kind: WatchKind 
  * the client's watches had been registered all along. This is how persistent and recursive
  * watches get every missed event (ZooKeeper replays nothing for them).
  */
-export function replayFromLog(changes: readonly Change[], set: WatchSet): ReplayOutcome {
+export function replayFromLog(changes: readonly Change[], set: WatchSet, canRead?: ReadCheck): ReplayOutcome {
   const index = new WatchIndex();
   const me = "replay";
   for (const w of watchList(set)) index.add(me, w.path, w.kind);
   const events: WatchEvent[] = [];
-  for (const c of changes) for (const d of index.trigger(c)) events.push(d.event);
+  for (const c of changes) for (const d of index.trigger(c, [], canRead && ((_, change) => canRead(me, change)))) events.push(d.event);
   return { events, register: index.ofSession(me) };
 }
 

@@ -1,4 +1,4 @@
-import type { ACL } from "./acl.js";
+import type { ACL, Id } from "./acl.js";
 import type { CreateMode } from "./create-mode.js";
 
 /** The operations the core applies, decoded from any protocol (JSON, HTTP, jute). */
@@ -86,6 +86,8 @@ export type Request =
   | { op: "getEphemerals"; path: string }
   | { op: "getAllChildrenNumber"; path: string }
   | { op: "whoAmI" }
+  /** Credentials already verified by the protocol layer (digest), as the identities they prove. */
+  | { op: "addAuth"; identities: Id[] }
   | { op: "addWatch"; path: string; mode: "persistent" | "persistentRecursive" }
   | { op: "removeWatches" | "checkWatches"; path: string; type: WatcherType }
   | { op: "setWatches"; lastZxid: number; watches: WatchSet }

@@ -23,6 +23,11 @@ export interface Change {
   time: number;
   /** Session that made the change ("" for the server itself: TTL, containers). */
   session: string;
+  /**
+   * The node's ACL when the change was made (in memory only; not in the log): a recursive
+   * watch's event goes only to sessions that may READ the node — for a deleted node too.
+   */
+  acl?: readonly ACL[];
 }
 export type ChangeType = "create" | "delete" | "setData" | "setACL" | "createSession" | "closeSession";
 

@@ -1,4 +1,4 @@
-import { checkAcl, fixupAcl, OPEN_ACL, Perms, READ_ACL, type Id } from "./acl.js";
+import { checkAcl, fixupAcl, OPEN_ACL, Perms, READ_ACL, type ACL, type Id } from "./acl.js";
 import { CreateMode, isEphemeral, isSequential, isTtl, validateTtl } from "./create-mode.js";
 import { Code, ZkError } from "./errors.js";
 import { parentOf, validatePath } from "./paths.js";
@@ -29,8 +29,9 @@ export interface Txn {
   touched: Set<string>;
 }
 
-function record(tx: Txn, type: Change["type"], path: string): void {
-  tx.changes.push({ zxid: tx.zxid, idx: tx.changes.length, type, path, time: tx.time, session: tx.session });
+/** Logs a change; `acl` is the node's at that moment, for filtering recursive watch events (not persisted). */
+function record(tx: Txn, type: Change["type"], path: string, acl?: readonly ACL[]): void {
+  tx.changes.push({ zxid: tx.zxid, idx: tx.changes.length, type, path, time: tx.time, session: tx.session, acl });
 }
 
 export function mustGet(store: Store, path: string): ZNode {
@@ -98,7 +99,7 @@ export function applyCreate(tx: Txn, req: CreateRequest): { path: string; stat: 
   parent.stat.numChildren += 1;
   parent.stat.pzxid = tx.zxid;
   store.putNode(parent);
-  record(tx, "create", path);
+  record(tx, "create", path, acl);
   if (isTtl(req.mode)) tx.touched.add(path);
   return { path, stat };
 }
@@ -125,7 +126,7 @@ export function removeNode(tx: Txn, node: ZNode): void {
   parent.stat.numChildren -= 1;
   if (tx.zxid > parent.stat.pzxid) parent.stat.pzxid = tx.zxid;
   store.putNode(parent);
-  record(tx, "delete", node.path);
+  record(tx, "delete", node.path, node.acl);
   tx.touched.add(parentPath);
 }
 
@@ -142,7 +143,7 @@ export function applySetData(tx: Txn, req: SetDataRequest): { stat: Stat } {
   node.stat.mtime = tx.time;
   node.stat.dataLength = req.data.byteLength;
   store.putNode(node);
-  record(tx, "setData", req.path);
+  record(tx, "setData", req.path, node.acl);
   if (node.ttl > 0) tx.touched.add(req.path);
   return { stat: node.stat };
 }

@@ -2,6 +2,9 @@ import type { Change, WatchKind } from "./store.js";
 import type { Delivery, EventName, WatchEvent } from "./events.js";
 import { ancestors, parentOf } from "./paths.js";
 
+/** Whether a session may READ the node a change is about. */
+export type ReadCheck = (session: string, change: Change) => boolean;
+
 /**
  * Which sessions watch which paths, and ZooKeeper 3.8's trigger matrix over them.
  * Pure and in-memory: the registry persists it, replay runs it over the change log.
@@ -69,7 +72,7 @@ export class WatchIndex {
    * watch takes every session's watch of that kind at that path, so `fired` gets one entry
    * per (path, kind).
    */
-  trigger(change: Change, fired: Array<{ path: string; kind: "data" | "child" }> = []): Delivery[] {
+  trigger(change: Change, fired: Array<{ path: string; kind: "data" | "child" }> = [], canRead?: ReadCheck): Delivery[] {
     const out: Delivery[] = [];
     const { path, zxid } = change;
     // One event object per (type, path) of this change, shared by all its deliveries.
@@ -100,7 +103,9 @@ export class WatchIndex {
         const s = this.byKind.recursive.get(a);
         if (s) sessions.push(...s);
       }
-      return sessions;
+      // A recursive watch sees the whole subtree, including nodes its session may not read:
+      // their events are withheld (ZooKeeper 3.8.4's fix for CVE-2024-23944).
+      return canRead ? sessions.filter((s) => canRead(s, change)) : sessions;
     };
     const persistent = (at: string) => this.byKind.persistent.get(at) ?? [];
 

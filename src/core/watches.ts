@@ -1,6 +1,6 @@
 import type { Change, Store, WatchKind } from "./store.js";
 import type { Delivery } from "./events.js";
-import { WatchIndex } from "./watch-index.js";
+import { WatchIndex, type ReadCheck } from "./watch-index.js";
 
 /**
  * The namespace's live watches: the in-memory index, mirrored to storage so that watches
@@ -51,11 +51,11 @@ export class WatchRegistry {
   }
 
   /** Events for a batch of committed changes, in order; fired one-shot watches are removed. */
-  trigger(changes: readonly Change[]): Delivery[] {
+  trigger(changes: readonly Change[], canRead?: ReadCheck): Delivery[] {
     const out: Delivery[] = [];
     const fired: Array<{ path: string; kind: "data" | "child" }> = [];
     const index = this.live;
-    for (const c of changes) out.push(...index.trigger(c, fired));
+    for (const c of changes) out.push(...index.trigger(c, fired, canRead));
     for (const w of fired) this.store.removeWatchesAt(w.path, w.kind);
     return out;
   }

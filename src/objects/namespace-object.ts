@@ -3,7 +3,8 @@ import { Namespace } from "../core/namespace.js";
 import { settingsFrom } from "../config.js";
 import { SessionServer } from "../protocol/session-server.js";
 import { SqlStore } from "./sql-store.js";
-import { SocketDirectory, socketConnection } from "./sockets.js";
+import { SocketDirectory, socketConnection, type Attachment } from "./sockets.js";
+import { GRANT_HEADER, grantFromHeader } from "../protocol/grant.js";
 import { HttpApi } from "./http-api.js";
 import type { ApiCall, ApiReply, ApiStreamCall, ApiStreamReply, ApiTarget } from "../protocol/api.js";
 
@@ -57,11 +58,18 @@ export class NamespaceObject extends DurableObject<Env> implements ApiTarget {
   override async fetch(request: Request): Promise<Response> {
     if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket")
       return Response.json({ err: -8, code: "BADARGUMENTS", message: "expected a WebSocket upgrade" }, { status: 426 });
+    // Only the edge Worker reaches this object, and it always names the caller's grant.
+    const grant = grantFromHeader(request.headers.get(GRANT_HEADER));
+    if (!grant) return Response.json({ err: -102, code: "NOAUTH", message: "no grant: connect through the edgekeeper Worker" }, { status: 403 });
     const pair = new WebSocketPair();
     const [client, server] = [pair[0], pair[1]];
     this.ctx.acceptWebSocket(server);
-    server.serializeAttachment({ ip: request.headers.get("CF-Connecting-IP") ?? "127.0.0.1" });
-    return new Response(null, { status: 101, webSocket: client });
+    const attachment: Attachment = { ip: request.headers.get("CF-Connecting-IP") ?? "127.0.0.1", grant };
+    server.serializeAttachment(attachment);
+    this.sockets.accepted(grant);
+    this.arm();
+    const protocol = request.headers.get("Sec-WebSocket-Protocol");
+    return new Response(null, { status: 101, webSocket: client, headers: protocol ? { "Sec-WebSocket-Protocol": protocol } : {} });
   }
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
@@ -93,6 +101,7 @@ export class NamespaceObject extends DurableObject<Env> implements ApiTarget {
     this.server.drain(Date.now());
     const { deliveries, expired } = this.ns.runTimers(Date.now(), (id) => Math.max(this.sockets.heardFrom(id), this.http.heardFrom(id)));
     this.server.deliver(deliveries, expired);
+    for (const conn of this.sockets.expired(Date.now())) this.server.tokenExpired(conn, Date.now());
     this.arm();
   }
 
@@ -111,7 +120,9 @@ export class NamespaceObject extends DurableObject<Env> implements ApiTarget {
   private arm(): void {
     // Every event that may have committed ends here: held HTTP requests and watches see the commits.
     this.http.afterCommit();
-    const due = this.ns.nextTimerDue() ?? null;
+    // The earliest of the core's timers and the tokens of open sockets (closed when they expire).
+    const earliest = Math.min(this.ns.nextTimerDue() ?? Infinity, this.sockets.nextTokenExpiry() ?? Infinity);
+    const due = earliest === Infinity ? null : earliest;
     if (due === this.armed) return;
     this.armed = due;
     if (due === null) void this.ctx.storage.deleteAlarm();

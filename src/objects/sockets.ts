@@ -1,8 +1,14 @@
 import type { Connection, ConnectionDirectory } from "../protocol/session-server.js";
+import type { Grant } from "../protocol/grant.js";
+
+/** Grants nothing: what a socket without a readable attachment gets. */
+const NO_GRANT: Grant = Object.freeze({ read: false, write: false, admin: false, super: false });
 
 /** What each hibernatable socket carries across hibernation (well under the 16 KiB limit). */
-interface Attachment {
+export interface Attachment {
   ip: string;
+  /** What the caller's token allows here, as the Worker established it at the upgrade. */
+  grant: Grant;
   session?: string;
   /** Last time (ms) a frame arrived on it: liveness that survives hibernation without a storage write. */
   heard?: number;
@@ -14,7 +20,7 @@ const HEARD_RESOLUTION_MS = 1000;
 const wrappers = new WeakMap<WebSocket, Connection>();
 const sockets = new WeakMap<Connection, WebSocket>();
 
-const attachmentOf = (ws: WebSocket): Attachment => (ws.deserializeAttachment() as Attachment | null) ?? { ip: "unknown" };
+const attachmentOf = (ws: WebSocket): Attachment => (ws.deserializeAttachment() as Attachment | null) ?? { ip: "unknown", grant: NO_GRANT };
 
 /**
  * The protocol's Connection over a hibernatable WebSocket. Its state lives in the socket's
@@ -36,6 +42,9 @@ export function socketConnection(ws: WebSocket): Connection {
       get ip() {
         return att.ip;
       },
+      get grant() {
+        return att.grant ?? NO_GRANT;
+      },
       bind(session: string) {
         save({ ...att, session });
       },
@@ -46,7 +55,7 @@ export function socketConnection(ws: WebSocket): Connection {
         ws.send(text);
       },
       close(code: number, reason: string) {
-        save({ ip: att.ip });
+        save({ ip: att.ip, grant: att.grant });
         ws.close(code, reason);
       },
     };
@@ -108,6 +117,35 @@ export class SocketDirectory implements ConnectionDirectory {
     const ws = this.map.get(session);
     if (!ws) return 0;
     return Math.max(this.ctx.getWebSocketAutoResponseTimestamp(ws)?.getTime() ?? 0, attachmentOf(ws).heard ?? 0);
+  }
+
+  /** When the earliest token of an open socket expires (ms), or undefined; computed again after `expired`. */
+  private earliestExpiry: number | null | undefined;
+
+  /** A socket was accepted with this grant. */
+  accepted(grant: Grant): void {
+    if (grant.expiresAt === undefined || this.earliestExpiry === undefined) return;
+    if (this.earliestExpiry === null || grant.expiresAt < this.earliestExpiry) this.earliestExpiry = grant.expiresAt;
+  }
+
+  nextTokenExpiry(): number | undefined {
+    if (this.earliestExpiry === undefined) {
+      this.earliestExpiry = null;
+      for (const ws of this.ctx.getWebSockets()) if (ws.readyState === WebSocket.OPEN) this.accepted(attachmentOf(ws).grant ?? NO_GRANT);
+    }
+    return this.earliestExpiry ?? undefined;
+  }
+
+  /** The open connections whose token has expired by `now`; the next expiry is computed again. */
+  expired(now: number): Connection[] {
+    if ((this.nextTokenExpiry() ?? Infinity) > now) return [];
+    this.earliestExpiry = undefined;
+    const out: Connection[] = [];
+    for (const ws of this.ctx.getWebSockets()) {
+      const at = attachmentOf(ws).grant?.expiresAt;
+      if (at !== undefined && at <= now && ws.readyState === WebSocket.OPEN) out.push(socketConnection(ws));
+    }
+    return out;
   }
 
   /** Sessions that have an open socket right now. */

@@ -3,6 +3,7 @@ import { CreateMode } from "../core/create-mode.js";
 import { Code, ZkError } from "../core/errors.js";
 import { WatcherType, type Request, type WatchSet } from "../core/requests.js";
 import { decodeBase64 } from "./base64.js";
+import { authIdentities } from "./digest.js";
 
 /**
  * Schemas of the client's JSON frames (docs/protocol.md) and their decoding into the core's
@@ -56,6 +57,9 @@ export const WatchSetSchema = v.strictObject({
   persistentRecursive: PathList,
 });
 
+const Credentials = v.pipe(v.string(), v.maxLength(1024));
+const AuthList = v.optional(v.pipe(v.array(v.strictObject({ scheme: v.pipe(v.string(), v.maxLength(64)), auth: Credentials })), v.maxLength(16)));
+
 const req = <T extends v.ObjectEntries>(op: string, entries: T) => v.object({ xid: Xid, op: v.literal(op), ...entries });
 
 const multiCreate = { path: Path, data: Data, acl: v.optional(AclSchema), mode: Mode, ttl: v.optional(Int) };
@@ -98,6 +102,7 @@ const SCHEMAS = {
   getEphemerals: req("getEphemerals", { path: v.optional(Path, "/") }),
   getAllChildrenNumber: req("getAllChildrenNumber", { path: Path }),
   whoAmI: req("whoAmI", {}),
+  addAuth: req("addAuth", { scheme: v.pipe(v.string(), v.maxLength(64)), auth: Credentials }),
   addWatch: req("addWatch", {
     path: Path,
     mode: v.union([v.picklist(["persistent", "persistentRecursive"]), v.picklist([0, 1])]),
@@ -120,6 +125,8 @@ export const ConnectSchema = v.object({
   secret: v.optional(v.pipe(v.string(), v.maxLength(128))),
   lastZxid: v.optional(Zxid, 0),
   watches: v.optional(WatchSetSchema),
+  /** addAuth credentials applied with the handshake (a client re-sends them on every reconnect). */
+  auth: AuthList,
 });
 export type ConnectFrame = v.InferOutput<typeof ConnectSchema>;
 
@@ -151,7 +158,12 @@ export function decodeRequest(raw: unknown): Decoded {
     const dataIssue = parsed.issues.some((i) => i.message === "data must be base64");
     return { xid, error: new ZkError(dataIssue ? Code.MARSHALLINGERROR : Code.BADARGUMENTS, message) };
   }
-  return { xid: parsed.output.xid, request: toRequest(name, parsed.output as Record<string, unknown>) };
+  try {
+    return { xid: parsed.output.xid, request: toRequest(name, parsed.output as Record<string, unknown>) };
+  } catch (e) {
+    if (e instanceof ZkError) return { xid: parsed.output.xid, error: e };
+    throw e;
+  }
 }
 
 function toRequest(name: OpName, o: Record<string, unknown>): Request {
@@ -168,6 +180,8 @@ function toRequest(name: OpName, o: Record<string, unknown>): Request {
     }
     case "setWatches":
       return { op: "setWatches", lastZxid: o.lastZxid as number, watches: o.watches as WatchSet };
+    case "addAuth":
+      return { op: "addAuth", identities: authIdentities(o.scheme as string, o.auth as string) };
     default:
       return rest as unknown as Request;
   }

@@ -4,6 +4,8 @@ import type { Namespace, Outcome } from "../core/namespace.js";
 import type { Request } from "../core/requests.js";
 import { eventMessage, responseMessage } from "./encode.js";
 import { decodeConnect, decodeRequest, PROTOCOL_VERSION } from "./frames.js";
+import { identitiesOf, WRITE_OPS, type Grant } from "./grant.js";
+import { authIdentities } from "./digest.js";
 
 /**
  * A client connection as the protocol sees it, whatever runtime carries it. The Durable
@@ -14,6 +16,8 @@ export interface Connection {
   readonly session: string | undefined;
   /** The client's address, its first identity (ZooKeeper's ip scheme). */
   readonly ip: string;
+  /** What the caller's token allows (src/protocol/grant.ts), established by the Worker at the upgrade. */
+  readonly grant: Grant;
   bind(session: string): void;
   /** A frame arrived now: remember it where it outlives hibernation. */
   heard(now: number): void;
@@ -159,6 +163,7 @@ export class SessionServer {
       out.closeAfter(conn, CloseCode.expired, "session expired");
       return;
     }
+    if (conn.grant.expiresAt !== undefined && conn.grant.expiresAt <= now) return this.endExpiredToken(conn, out, now);
     this.ns.touch(session, now);
     conn.heard(now);
     const items = Array.isArray(msg) ? msg : [msg];
@@ -174,6 +179,10 @@ export class SessionServer {
       const decoded = decodeRequest(item);
       if ("error" in decoded) {
         out.push(conn, responseMessage(decoded.xid, this.ns.zxid, undefined, decoded.error));
+        continue;
+      }
+      if (WRITE_OPS.has(decoded.request.op) && !conn.grant.write) {
+        out.push(conn, responseMessage(decoded.xid, this.ns.zxid, undefined, new ZkError(Code.NOAUTH, `${decoded.request.op} needs the write right, which this connection's token does not grant`)));
         continue;
       }
       const outcome = this.execute(session, decoded.request, now);
@@ -208,8 +217,16 @@ export class SessionServer {
       out.push(conn, responseMessage(typeof xid === "number" && Number.isSafeInteger(xid) && xid >= 0 ? xid : null, this.ns.zxid, undefined, new ZkError(Code.BADARGUMENTS, "handshake required: send a connect frame first")));
       return;
     }
+    if (!conn.grant.read) {
+      out.push(conn, { type: "connect-error", err: Code.NOAUTH, code: "NOAUTH", message: "this connection's token grants nothing on this namespace", versions: [PROTOCOL_VERSION] });
+      out.closeAfter(conn, CloseCode.error(Code.NOAUTH), "no rights");
+      return;
+    }
+    if (conn.grant.expiresAt !== undefined && conn.grant.expiresAt <= now) return this.endExpiredToken(conn, out, now);
     try {
       const hello = decodeConnect(msg);
+      const identities = identitiesOf(conn.grant, conn.ip);
+      for (const a of hello.auth ?? []) identities.push(...authIdentities(a.scheme, a.auth));
       const opened = this.ns.open(
         {
           timeout: hello.timeout,
@@ -217,7 +234,7 @@ export class SessionServer {
           secret: hello.secret,
           lastZxid: hello.lastZxid,
           watches: hello.watches,
-          identities: [{ scheme: "ip", id: conn.ip }],
+          identities,
           heardAt: hello.sessionId === undefined ? undefined : this.conns.heardFrom?.(hello.sessionId),
         },
         now,
@@ -264,6 +281,28 @@ export class SessionServer {
       if (d.event !== last) (last = d.event), (message = eventMessage(d.event));
       out.push(c, message);
     }
+  }
+
+  /**
+   * The token a connection was opened with has expired: the client is told, and the socket is
+   * closed with 4115 (AUTHFAILED). The session is not ended — it counts down its timeout like
+   * any session whose socket went away, so a client that reconnects with a fresh token resumes
+   * it with its ephemeral nodes and watches.
+   */
+  tokenExpired(conn: Connection, now: number): void {
+    const out = new Outbox();
+    this.endExpiredToken(conn, out, now);
+    out.flush();
+  }
+
+  private endExpiredToken(conn: Connection, out: Outbox, now: number): void {
+    const session = conn.session;
+    if (session !== undefined && this.conns.of(session) === conn) {
+      this.conns.delete(session);
+      this.ns.detach(session, now);
+    }
+    out.push(conn, { type: "session", state: "token-expired", err: Code.AUTHFAILED, message: "the connection's bearer token has expired: reconnect with a fresh one to resume the session" });
+    out.closeAfter(conn, CloseCode.error(Code.AUTHFAILED), "token expired");
   }
 
   /** Delivers events and session ends that happened outside any frame (timers). */

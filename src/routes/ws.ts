@@ -1,15 +1,21 @@
 import type { IRequest } from "itty-router";
 import { Code } from "../core/errors.js";
-import { isNamespaceName } from "./names.js";
+import { grantHeader, grantOf, offeredProtocols, SUBPROTOCOL } from "../auth/authenticate.js";
 import { zkErrorResponse } from "./errors.js";
 
-/** GET /v1/namespaces/:ns/ws — hands the WebSocket upgrade to the namespace's object. */
+/**
+ * GET /v1/namespaces/:ns/ws — hands the WebSocket upgrade to the namespace's object, with the
+ * caller's Grant (set by the guard) in a header only the Worker can set: the request the object
+ * sees is built here, so nothing a client sends reaches it but the upgrade itself.
+ */
 export function wsRoute(request: IRequest, env: Env): Promise<Response> | Response {
-  const name = decodeURIComponent(request.params.ns);
-  if (!isNamespaceName(name))
-    return zkErrorResponse(400, Code.BADARGUMENTS, `bad namespace name "${name.slice(0, 80)}": use 1-63 of [A-Za-z0-9._-], not starting with . or -`);
   if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket")
     return zkErrorResponse(426, Code.BADARGUMENTS, "this route needs a WebSocket upgrade (Upgrade: websocket)");
+  const name = decodeURIComponent(request.params.ns);
+  const headers = new Headers({ Upgrade: "websocket" });
+  headers.set(...grantHeader(grantOf(request)));
+  headers.set("CF-Connecting-IP", request.headers.get("CF-Connecting-IP") ?? "127.0.0.1");
+  if (offeredProtocols(request).includes(SUBPROTOCOL)) headers.set("Sec-WebSocket-Protocol", SUBPROTOCOL);
   const stub = env.NAMESPACE.get(env.NAMESPACE.idFromName(name));
-  return stub.fetch(request);
+  return stub.fetch(new Request(request.url, { headers }));
 }

@@ -158,7 +158,8 @@ export async function startServer(opts: ServerOptions = {}): Promise<LocalServer
     "--local",
     "--log-level", "info",
     "--show-interactive-dev-session=false",
-    ...Object.entries(opts.vars ?? {}).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
+    // Open (no tokens) unless a test configures a key: tokens then win (docs/security.md).
+    ...Object.entries({ EDGEKEEPER_AUTH: "open", ...opts.vars }).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
   ];
   const env: NodeJS.ProcessEnv = {
     ...process.env,

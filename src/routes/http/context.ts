@@ -5,6 +5,8 @@ import type { Stat } from "../../core/stat.js";
 import type { NamespaceObject } from "../../objects/namespace-object.js";
 import type { ApiCall, ApiError, ApiOk, ApiReply, ApiStreamCall, ApiStreamReply, Caller, LeaseCredential } from "../../protocol/api.js";
 import { isNamespaceName } from "../names.js";
+import { grantOf } from "../../auth/authenticate.js";
+import { identitiesOf } from "../../protocol/grant.js";
 import { httpStatus } from "./status.js";
 
 /**
@@ -103,11 +105,11 @@ export function leaseOf(request: Request): LeaseCredential | undefined {
   return { id: m[1], secret: m[2] };
 }
 
-/** Who calls: the client's address (its ip identity) and its lease, if it names one. */
+/** Who calls: its identities (address, token subject, super: see src/protocol/grant.ts) and its lease, if it names one. */
 export function callerOf(request: Request): Caller {
   const lease = leaseOf(request);
-  const ip = request.headers.get("CF-Connecting-IP") ?? "127.0.0.1";
-  return lease ? { identities: [{ scheme: "ip", id: ip }], lease } : { identities: [{ scheme: "ip", id: ip }] };
+  const identities = identitiesOf(grantOf(request), request.headers.get("CF-Connecting-IP") ?? "127.0.0.1");
+  return lease ? { identities, lease } : { identities };
 }
 
 /** The caller, who must name a lease. */
