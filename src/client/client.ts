@@ -1,7 +1,7 @@
 import type { ACL, Id } from "../core/acl.js";
 import type { Stat } from "../core/stat.js";
 import { decodeBase64, encodeBase64 } from "../protocol/base64.js";
-import { Connection, type RequestOptions, type SocketFactory, type State } from "./connection.js";
+import { Connection, type RequestOptions, type SocketFactory, type State, type TokenSource } from "./connection.js";
 import { fromJson, toBytes, utf8, type Data } from "./data.js";
 import { ClosedError, NoWatcherError, OperationTimeoutError } from "./errors.js";
 import { Transaction, type MultiResult, type WireOp } from "./transaction.js";
@@ -29,6 +29,13 @@ export interface ConnectOptions {
   connectTimeout?: number;
   /** Reconnect backoff bounds (ms). Defaults 100 and 5 000. */
   backoff?: { baseMs?: number; maxMs?: number };
+  /**
+   * The bearer token (JWT) the service requires (docs/security.md): a string, or a function
+   * that returns a fresh one — asked before every connection, so a long-lived client outlives
+   * its tokens (the server closes a socket whose token expires; the client reconnects and
+   * resumes its session with the next token).
+   */
+  token?: TokenSource;
   /**
    * Send the requests issued in one tick as one frame, applied in one storage commit
    * (default true). `false` sends one frame per request: only useful to measure the gain.
@@ -108,9 +115,9 @@ export class EdgeKeeper {
   constructor(url: string, readonly options: ConnectOptions) {
     const socket: SocketFactory =
       options.WebSocket ??
-      ((u) => {
+      ((u, protocols) => {
         if (typeof WebSocket === "undefined") throw new Error("no global WebSocket: pass options.WebSocket");
-        return new WebSocket(u);
+        return new WebSocket(u, protocols);
       });
     this.conn = new Connection({
       url: namespaceUrl(url, options.namespace),
@@ -120,6 +127,8 @@ export class EdgeKeeper {
       backoffMaxMs: options.backoff?.maxMs ?? 5_000,
       coalesce: options.coalesce ?? true,
       socket,
+      token: options.token,
+      auth: () => this.credentials,
       watches: () => this.watchers.watchSet(),
       onEvent: (e) => this.dispatch(e),
       onState: (s, prev) => {
@@ -321,6 +330,18 @@ export class EdgeKeeper {
   /** Number of nodes below `path`, at any depth. */
   async getAllChildrenNumber(path: string, opts: CallOptions = {}): Promise<number> {
     return (await this.call({ op: "getAllChildrenNumber", path }, opts)).count;
+  }
+
+  /** addAuth credentials, re-sent with every reconnect's handshake. */
+  private credentials: Array<{ scheme: string; auth: string }> = [];
+
+  /**
+   * Proves an identity for ACLs, as ZooKeeper's addAuthInfo: `addAuth("digest", "user:password")`
+   * gives this connection `digest:user:<hash>`. Kept and sent again after every reconnect.
+   */
+  async addAuth(scheme: string, auth: string, opts: CallOptions = {}): Promise<void> {
+    await this.call({ op: "addAuth", scheme, auth }, opts);
+    if (!this.credentials.some((c) => c.scheme === scheme && c.auth === auth)) this.credentials.push({ scheme, auth });
   }
 
   async whoAmI(opts: CallOptions = {}): Promise<Id[]> {

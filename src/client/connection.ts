@@ -25,7 +25,14 @@ export interface SocketLike {
   close(code?: number, reason?: string): void;
   addEventListener(type: "open" | "message" | "close" | "error", listener: (ev: any) => void): void;
 }
-export type SocketFactory = (url: string) => SocketLike;
+/** Opens a WebSocket; `protocols` as in `new WebSocket(url, protocols)` (it carries the bearer token). */
+export type SocketFactory = (url: string, protocols: string[]) => SocketLike;
+
+/** The subprotocol of the JSON protocol; the bearer token travels next to it as `bearer.<jwt>`. */
+export const SUBPROTOCOL = "edgekeeper.v1";
+
+/** A bearer token, or a function that returns a fresh one (called before every connection). */
+export type TokenSource = string | (() => string | Promise<string>);
 
 export interface ConnectionOptions {
   url: string;
@@ -38,6 +45,10 @@ export interface ConnectionOptions {
   /** Send the requests of one tick as one frame (default). Off: one frame per request. */
   coalesce: boolean;
   socket: SocketFactory;
+  /** The bearer token (JWT) for every connection; a function is asked again before each reconnect. */
+  token?: TokenSource;
+  /** addAuth credentials, sent with every handshake (ZooKeeper's client re-sends them too). */
+  auth: () => Array<{ scheme: string; auth: string }>;
   /** The watches to re-register on resume. */
   watches: () => WatchSet;
   onEvent: (e: WatchEvent) => void;
@@ -135,9 +146,27 @@ export class Connection {
   // ------------------------------------------------------------------ sockets
 
   private open(): void {
+    const source = this.opts.token;
+    if (typeof source !== "function") return this.openSocket(source);
+    // A token provider is asked before every connection, so a reconnect carries a fresh token.
+    let token: Promise<string>;
+    try {
+      token = Promise.resolve(source());
+    } catch (e) {
+      token = Promise.reject(e);
+    }
+    token.then(
+      (t) => {
+        if (!this.final) this.openSocket(t);
+      },
+      () => this.scheduleReconnect(),
+    );
+  }
+
+  private openSocket(token: string | undefined): void {
     let ws: SocketLike;
     try {
-      ws = this.opts.socket(this.opts.url);
+      ws = this.opts.socket(this.opts.url, token ? [SUBPROTOCOL, `bearer.${token}`] : [SUBPROTOCOL]);
     } catch (e) {
       this.scheduleReconnect();
       return;
@@ -151,6 +180,8 @@ export class Connection {
     ws.addEventListener("open", () => {
       if (ws !== this.ws) return;
       const hello: Msg = { type: "connect", v: 1, timeout: this.opts.sessionTimeout, lastZxid: this.lastZxid };
+      const auth = this.opts.auth();
+      if (auth.length > 0) hello.auth = auth;
       if (this.sessionId) {
         hello.sessionId = this.sessionId;
         hello.secret = this.secret;
@@ -201,6 +232,11 @@ export class Connection {
       case "session":
         if (m.state === "expired") return this.expire();
         if (m.state === "moved") return this.terminate("closed", new SessionMovedError("another connection resumed this session"));
+        // The connection's token expired (the server closes the socket next). A token provider
+        // gives a fresh one on the reconnect that follows, resuming the session; a fixed token
+        // cannot, so that is final.
+        if (m.state === "token-expired" && typeof this.opts.token !== "function")
+          return this.terminate("authFailed", errorFor(m.err ?? Code.AUTHFAILED, m.message ?? "token expired"));
         return;
     }
     if (m.xid === null && typeof m.err === "number" && m.err !== 0) return this.onFrameRejected(m);

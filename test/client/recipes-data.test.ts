@@ -77,8 +77,8 @@ describe("DistributedQueue", () => {
       namespace: ns,
       sessionTimeout: 5000,
       backoff: { baseMs: 10, maxMs: 50 },
-      WebSocket: (url) => {
-        const s = workerSocket(url) as unknown as { cut(): void };
+      WebSocket: (url, protocols) => {
+        const s = workerSocket(url, protocols) as unknown as { cut(): void };
         mine.add(s);
         return s as never;
       },

@@ -26,7 +26,10 @@ export class FakeSocket implements SocketLike {
   server: ((req: Msg) => Msg[] | undefined) | undefined;
   private readonly listeners = new Map<string, Set<Listener>>();
 
-  constructor(readonly url: string) {}
+  constructor(
+    readonly url: string,
+    readonly protocols: string[] = [],
+  ) {}
 
   // ---------------------------------------------------------------- SocketLike
 
@@ -168,8 +171,8 @@ export function event(type: string, path: string, zxid: number): Msg {
 /** A SocketFactory that records every socket it makes. */
 export class FakeSockets {
   readonly all: FakeSocket[] = [];
-  readonly factory: SocketFactory = (url) => {
-    const s = new FakeSocket(url);
+  readonly factory: SocketFactory = (url, protocols) => {
+    const s = new FakeSocket(url, protocols);
     this.all.push(s);
     return s;
   };

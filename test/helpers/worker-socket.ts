@@ -14,10 +14,13 @@ export class WorkerSocket implements SocketLike {
   private readonly listeners = new Map<string, Set<Listener>>();
   private ended = false;
 
-  constructor(url: string) {
+  /** `worker` answers the upgrade: the test Worker by default, or one with another env (auth tests). */
+  constructor(url: string, protocols: string[] = [], worker: { fetch(input: string, init: RequestInit): Promise<Response> } = (exports as unknown as { default: Fetcher }).default) {
     const path = new URL(url).pathname;
-    (exports as unknown as { default: Fetcher }).default
-      .fetch(`http://edgekeeper.test${path}`, { headers: { Upgrade: "websocket" } })
+    const headers: Record<string, string> = { Upgrade: "websocket" };
+    if (protocols.length > 0) headers["Sec-WebSocket-Protocol"] = protocols.join(", ");
+    worker
+      .fetch(`http://edgekeeper.test${path}`, { headers })
       .then((res) => {
         const ws = res.webSocket;
         if (!ws) throw new Error(`upgrade failed: ${res.status}`);
@@ -75,4 +78,4 @@ export class WorkerSocket implements SocketLike {
   }
 }
 
-export const workerSocket: SocketFactory = (url) => new WorkerSocket(url);
+export const workerSocket: SocketFactory = (url, protocols) => new WorkerSocket(url, protocols);

@@ -451,9 +451,9 @@ describe("reconnect backoff", () => {
     const zk = new EdgeKeeper("http://edgekeeper.test", {
       namespace: "ns",
       backoff: { baseMs: 100 },
-      WebSocket: (url) => {
+      WebSocket: (url, protocols) => {
         if (fail-- > 0) throw new Error("offline");
-        return sockets.factory(url);
+        return sockets.factory(url, protocols);
       },
     });
     expect(sockets.count).toBe(0);
