@@ -15,6 +15,8 @@ export default defineConfig({
               bindings: {
                 // No tokens in most tests; test/integration/auth*.test.ts call the Worker with keys.
                 EDGEKEEPER_AUTH: "open",
+                // addAuth("digest", "super:test") makes a session super (ZooKeeper's docs' example).
+                EDGEKEEPER_SUPER_DIGEST: "super:D/InIHSb7yEEbrWz8b9l71RjZJU=",
                 EDGEKEEPER_SESSION_TIMEOUT_MIN_MS: "100",
                 EDGEKEEPER_SESSION_TIMEOUT_MAX_MS: "60000",
                 // Small HTTP bounds so tests can reach them (429 THROTTLEDOP).
