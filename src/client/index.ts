@@ -4,7 +4,7 @@
  */
 export { connect, EdgeKeeper, namespaceUrl } from "./client.js";
 export type { ConnectOptions, CreateOptions, CreateModeName, CallOptions, DataResult, ChildrenResult, Stat, ACL, Id } from "./client.js";
-export type { State, SocketLike, SocketFactory } from "./connection.js";
+export type { State, SocketLike, SocketFactory, TokenSource } from "./connection.js";
 export type { WatchEvent, Watcher, EventName } from "./watchers.js";
 export { Transaction, type MultiResult, type WireOp } from "./transaction.js";
 export { json, fromJson, utf8, toBytes, type Data } from "./data.js";

@@ -351,12 +351,14 @@ export class Namespace {
    * the change when known, else (a change read back from the log) its current ACL, else
    * (deleted since) the ACL of its nearest existing ancestor.
    */
-  private readonly mayRead = (session: string, change: Change): boolean => {
-    const ids = this.getSession(session)?.identities ?? [];
+  private readonly mayRead = (session: string, change: Change): boolean => this.mayReadAs(this.getSession(session)?.identities ?? [], change);
+
+  /** mayRead for a caller without a session (HTTP watches), by its identities. */
+  mayReadAs(ids: readonly Id[], change: Change): boolean {
     let acl = change.acl;
     for (let p = change.path; acl === undefined; p = parentOf(p)) acl = this.store.getNode(p)?.acl ?? (p === "/" ? [] : undefined);
     return canAccess(acl, Perms.READ, ids);
-  };
+  }
 
   private replay(id: string, lastZxid: number, set: WatchSet): Pick<Opened, "replay" | "resync"> {
     for (const paths of Object.values(set)) for (const p of paths ?? []) validatePath(p);

@@ -16,10 +16,12 @@ export class WatchCursor {
   /** Every change up to this zxid has been looked at. */
   zxid: number;
 
+  /** `canRead`: whether the caller may READ a change's node (recursive events are filtered by it). */
   constructor(
     readonly path: string,
     readonly recursive: boolean,
     fromZxid: number,
+    private readonly canRead?: (change: Change) => boolean,
   ) {
     validatePath(path);
     this.index.add("http", path, recursive ? "recursive" : "persistent");
@@ -31,15 +33,15 @@ export class WatchCursor {
     const events: WatchEvent[] = [];
     for (const c of changes) {
       if (c.zxid <= this.zxid) continue;
-      for (const d of this.index.trigger(c)) events.push(d.event);
+      for (const d of this.index.trigger(c, [], this.canRead && ((_, change) => this.canRead!(change)))) events.push(d.event);
     }
     this.zxid = Math.max(this.zxid, upTo);
     return events;
   }
 
   /** The replay from the log for a new cursor: the same as a WebSocket resume would deliver. */
-  static replay(path: string, recursive: boolean, changes: readonly Change[]): WatchEvent[] {
-    const set = recursive ? { persistentRecursive: [path] } : { persistent: [path] };
-    return replayFromLog(changes, set).events;
+  replay(changes: readonly Change[]): WatchEvent[] {
+    const set = this.recursive ? { persistentRecursive: [this.path] } : { persistent: [this.path] };
+    return replayFromLog(changes, set, this.canRead && ((_, change) => this.canRead!(change))).events;
   }
 }

@@ -90,9 +90,9 @@ export class HttpWatches {
     // Reading the events of a path needs READ on it, when it exists (as exists does).
     const node = this.ns.store.getNode(path);
     if (node) checkAcl(node, Perms.READ, caller.identities, path);
-    const cursor = new WatchCursor(path, recursive, zxid);
+    const cursor = new WatchCursor(path, recursive, zxid, (change) => this.ns.mayReadAs(caller.identities, change));
     if (from < this.ns.oldestReplayableZxid) return { resync: { fromZxid: from, oldestZxid: this.ns.oldestReplayableZxid, zxid }, events: [], cursor };
-    const events = from === zxid ? [] : WatchCursor.replay(path, recursive, this.ns.changesAfter(from).filter((c) => c.zxid <= zxid));
+    const events = from === zxid ? [] : cursor.replay(this.ns.changesAfter(from).filter((c) => c.zxid <= zxid));
     return { events, cursor };
   }
 
@@ -153,7 +153,7 @@ export class HttpWatches {
     this.room("stream");
     const s = this.start(call.caller, call.path, call.recursive, call.fromZxid);
     const zxid = this.ns.zxid;
-    const base = this.open(call.heartbeatMs, () => this.streams.delete(stream), () => {
+    const base = this.open(call.heartbeatMs, call.caller.expiresAt, () => this.streams.delete(stream), () => {
       // A heartbeat moves the client's Last-Event-ID up to what this stream has seen.
       if (stream.cursor.zxid > stream.sentId) {
         stream.sentId = stream.cursor.zxid;
@@ -183,7 +183,7 @@ export class HttpWatches {
     this.room("stream");
     validatePath(call.path);
     checkAcl(mustGet(this.ns.store, call.path), Perms.READ, call.caller.identities, call.path);
-    const base = this.open(call.heartbeatMs, () => this.observers.delete(o), () => ({ comment: "heartbeat" }));
+    const base = this.open(call.heartbeatMs, call.caller.expiresAt, () => this.observers.delete(o), () => ({ comment: "heartbeat" }));
     const o: Observer = { ...base, base: call.path, last: "\0" };
     this.report(o);
     this.observers.add(o);
@@ -199,16 +199,22 @@ export class HttpWatches {
     o.send(sseMessage({ event: "leader", data: { path: o.base, leader: json, zxid: this.ns.zxid } }));
   }
 
-  /** A stream whose writes go out in order, each after storage.sync(), with heartbeats. */
-  private open(heartbeatMs: number, onClose: () => void, heartbeat: () => { comment: string; id?: number }) {
+  /**
+   * A stream whose writes go out in order, each after storage.sync(), with heartbeats; it ends
+   * with an `expired` event when the caller's token expires (reconnect with a fresh one and
+   * Last-Event-ID to go on without a gap).
+   */
+  private open(heartbeatMs: number, expiresAt: number | undefined, onClose: () => void, heartbeat: () => { comment: string; id?: number }) {
     let controller!: ReadableStreamDefaultController<Uint8Array>;
     let closed = false;
     let chain: Promise<void> = Promise.resolve();
     let timer: ReturnType<typeof setInterval> | undefined;
+    let expiry: ReturnType<typeof setTimeout> | undefined;
     const close = () => {
       if (closed) return;
       closed = true;
       if (timer) clearInterval(timer);
+      if (expiry) clearTimeout(expiry);
       onClose();
       try {
         controller.close();
@@ -233,6 +239,11 @@ export class HttpWatches {
         .catch(() => close());
     };
     timer = setInterval(() => send(sseMessage(heartbeat())), heartbeatMs);
+    if (expiresAt !== undefined)
+      expiry = setTimeout(() => {
+        send(sseMessage({ event: "expired", data: { err: Code.AUTHFAILED, code: "AUTHFAILED", message: "the bearer token has expired: reconnect with a fresh one (and Last-Event-ID)" } }));
+        chain = chain.then(close);
+      }, Math.max(0, expiresAt - Date.now()));
     return { send, close, readable };
   }
 

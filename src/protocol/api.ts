@@ -20,6 +20,8 @@ export interface LeaseCredential {
 export interface Caller {
   identities: Id[];
   lease?: LeaseCredential;
+  /** When the caller's token expires (ms): a stream it holds open ends then. */
+  expiresAt?: number;
 }
 
 /** The core requests the node and multi routes send. */

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { exportJWK, exportSPKI, generateKeyPair } from "jose";
 import { bearer, keyedWorker, SECRET, token } from "../helpers/auth.js";
 import { freshNamespace, sleep } from "../helpers/raw-client.js";
+import { SseReader } from "../helpers/http.js";
 
 /**
  * Token verification in the edge Worker (src/auth): every key kind, every way a token can be
@@ -368,5 +369,34 @@ describe("the object trusts only the Worker", () => {
     expect(s.messages.find((m) => m.xid === 2).identities.map((i: { scheme: string }) => i.scheme)).not.toContain("super");
     s.ws.close();
     await sleep(10);
+  });
+});
+
+describe("HTTP watches and tokens", () => {
+  it("an SSE stream ends with an `expired` event when its token expires", async () => {
+    const ns = freshNamespace("auth");
+    const t = await token({ ns: { [ns]: ["read"] }, exp: Math.floor(Date.now() / 1000) + 2 });
+    const res = await hs.fetch(`/v1/namespaces/${ns}/watch?path=/&recursive=true`, { headers: bearer(t) });
+    expect(res.status).toBe(200);
+    const sse = new SseReader(res);
+    await sse.until((m) => m.event === "ready");
+    const expired = await sse.until((m) => m.event === "expired", 8000);
+    expect(JSON.parse(expired.data!)).toMatchObject({ err: -115, code: "AUTHFAILED" });
+    await sse.close();
+  });
+
+  it("recursive HTTP watches withhold events of nodes the caller may not READ", async () => {
+    const ns = freshNamespace("auth");
+    const alice = await token({ sub: "alice", ns: { [ns]: ["read", "write"] } });
+    const bob = await token({ sub: "bob", ns: { [ns]: ["read"] } });
+    const sse = new SseReader(await hs.fetch(`/v1/namespaces/${ns}/watch?path=/&recursive=true`, { headers: bearer(bob) }));
+    await sse.until((m) => m.event === "ready");
+    const put = (path: string, acl?: unknown) =>
+      hs.fetch(nodeUrl(ns, path), { method: "PUT", headers: { ...bearer(alice), "Content-Type": "application/json" }, body: JSON.stringify(acl ? { text: "x", acl } : { text: "x" }) });
+    expect((await put("/hidden", [{ scheme: "token", id: "alice", perms: 31 }])).status).toBe(201);
+    expect((await put("/shown")).status).toBe(201);
+    await sse.until((m) => m.event === "message" && m.data!.includes("/shown"));
+    expect(sse.events().map((e) => e.path)).toEqual(["/shown"]);
+    await sse.close();
   });
 });

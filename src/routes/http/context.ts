@@ -108,8 +108,11 @@ export function leaseOf(request: Request): LeaseCredential | undefined {
 /** Who calls: its identities (address, token subject, super: see src/protocol/grant.ts) and its lease, if it names one. */
 export function callerOf(request: Request): Caller {
   const lease = leaseOf(request);
-  const identities = identitiesOf(grantOf(request), request.headers.get("CF-Connecting-IP") ?? "127.0.0.1");
-  return lease ? { identities, lease } : { identities };
+  const grant = grantOf(request);
+  const caller: Caller = { identities: identitiesOf(grant, request.headers.get("CF-Connecting-IP") ?? "127.0.0.1") };
+  if (lease) caller.lease = lease;
+  if (grant.expiresAt !== undefined) caller.expiresAt = grant.expiresAt;
+  return caller;
 }
 
 /** The caller, who must name a lease. */
