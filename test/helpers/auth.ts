@@ -15,7 +15,7 @@ export function keyedWorker(vars: Record<string, string | undefined>) {
   const ctx = { waitUntil() {}, passThroughOnException() {}, props: {} } as unknown as ExecutionContext;
   return {
     env: keyed,
-    fetch: (input: string, init: RequestInit = {}) => worker.fetch(new Request(input.startsWith("http") ? input : `http://edgekeeper.test${input}`, init), keyed, ctx),
+    fetch: async (input: string, init: RequestInit = {}): Promise<Response> => worker.fetch(new Request(input.startsWith("http") ? input : `http://edgekeeper.test${input}`, init), keyed, ctx),
   };
 }
 
