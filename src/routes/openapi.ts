@@ -228,7 +228,8 @@ const sseResponse = (description: string) => ({ "200": { description, content: {
 /** The error statuses an operation can answer with, each with the codes that map to it. */
 function errors(...statuses: number[]): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const s of [400, ...statuses, 500]) {
+  // Every namespace route passes the token gate: 401 (no, bad or expired token), 403 (not granted).
+  for (const s of [...new Set([400, 401, 403, ...statuses, 500])]) {
     const codes = STATUS_TABLE.filter(([, st]) => st === s).map(([c]) => codeName(c));
     out[String(s)] = {
       description: s === 410 && codes.length ? `${codes.join(", ")}; or a resync (see the body's resync)` : codes.join(", ") || "error",
@@ -597,6 +598,7 @@ export function openApiDocument(): Record<string, unknown> {
       ...(op.parameters ? { parameters: op.parameters } : {}),
       ...(requestBody ? { requestBody } : {}),
       responses: op.responses,
+      ...(op.path.startsWith("/v1/namespaces/") ? { security: [{ bearer: [] }] } : {}),
       "x-edgekeeper-examples": op.examples,
     };
   }
@@ -610,7 +612,17 @@ export function openApiDocument(): Record<string, unknown> {
     },
     servers: [{ url: "http://127.0.0.1:8787", description: "npm start" }],
     paths,
-    components: { schemas },
+    components: {
+      schemas,
+      securitySchemes: {
+        bearer: {
+          type: "http",
+          scheme: "bearer",
+          bearerFormat: "JWT",
+          description: "A JWT naming namespaces and rights (docs/security.md). Local `npm start` runs without tokens.",
+        },
+      },
+    },
     tags: ["meta", "nodes", "transactions", "leases", "locks", "semaphores", "elections", "watches"].map((name) => ({ name })),
   };
 }
