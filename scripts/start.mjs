@@ -12,7 +12,12 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const devVars = join(root, ".dev.vars");
 const keyed = /^\s*EDGEKEEPER_(JWT_SECRET|JWT_PUBLIC_KEY|JWKS|JWKS_URL)\s*=/m;
 const hasKey = (existsSync(devVars) && keyed.test(readFileSync(devVars, "utf8"))) || process.argv.some((a) => /EDGEKEEPER_(JWT_SECRET|JWT_PUBLIC_KEY|JWKS|JWKS_URL):/.test(a));
-const args = ["dev", "--ip", "127.0.0.1", "--port", "8787", ...process.argv.slice(2)];
+const extra = process.argv.slice(2);
+const defaults = [
+  ...(extra.includes("--ip") ? [] : ["--ip", "127.0.0.1"]),
+  ...(extra.includes("--port") ? [] : ["--port", "8787"]),
+];
+const args = ["dev", ...defaults, ...extra];
 if (!hasKey) {
   args.push("--var", "EDGEKEEPER_AUTH:open");
   console.error(

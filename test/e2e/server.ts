@@ -209,8 +209,10 @@ export async function startServer(opts: ServerOptions = {}): Promise<LocalServer
       if (exitInfo !== undefined) throw startupError(`wrangler dev exited during startup (${exitInfo})`);
       try {
         const res = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(2_000) });
-        const body = (await res.json().catch(() => null)) as { ok?: boolean; service?: string } | null;
+        const body = (await res.json().catch(() => null)) as { ok?: boolean; service?: string; code?: string } | null;
         if (res.status === 200 && body?.service === "edgekeeper") return;
+        // A server started without a token key answers, refusing everything (secure by default).
+        if (res.status === 503 && body?.code === "AUTHFAILED") return;
       } catch {
         // Not listening yet.
       }
