@@ -9,6 +9,7 @@ import { lockAcquireRoute, lockRefreshRoute, lockReleaseRoute } from "./routes/h
 import { semaphoreAcquireRoute, semaphoreRefreshRoute, semaphoreReleaseRoute } from "./routes/http/semaphores.js";
 import { campaignRoute, leaderRoute, observeRoute, proclaimRoute, resignRoute } from "./routes/http/elections.js";
 import { pollRoute, watchRoute } from "./routes/http/watch.js";
+import * as admin from "./routes/admin.js";
 
 export { NamespaceObject } from "./objects/namespace-object.js";
 
@@ -47,8 +48,21 @@ router
   .get(`${NS}/elections/leader`, leaderRoute)
   .get(`${NS}/elections/observe`, observeRoute)
   .get(`${NS}/watch`, watchRoute)
-  .get(`${NS}/watch/poll`, pollRoute)
-  .all("*", notFound);
+  .get(`${NS}/watch/poll`, pollRoute);
+
+// Admin (docs/admin.md): every admin route is in this block, under /v1/admin/ and
+// /v1/namespaces/:ns/admin/, so one rights guard registered in front of it covers them all.
+router
+  .get("/v1/admin/ruok", admin.workerRuokRoute)
+  .get(`${NS}/admin/ruok`, admin.adminRuokRoute)
+  .get(`${NS}/admin/mntr`, admin.adminMonitorRoute)
+  .get(`${NS}/admin/metrics`, admin.adminMetricsRoute)
+  .get(`${NS}/admin/sessions`, admin.adminSessionsRoute)
+  .get(`${NS}/admin/watches`, admin.adminWatchesRoute)
+  .get(`${NS}/admin/watches_by_path`, admin.adminWatchesByPathRoute)
+  .all(`${NS}/admin/*`, admin.adminNotFound);
+
+router.all("*", notFound);
 
 export default {
   fetch: (request: Request, env: Env, ctx: ExecutionContext) => router.fetch(request, env, ctx),
