@@ -674,6 +674,17 @@ const adminSchemas: Record<string, Schema> = {
 };
 
 const ADMIN = `${NS}/admin`;
+const adminOp = (command: string, operationId: string, summary: string, responses: Record<string, unknown>, list = false, description?: string): Op => ({
+  method: "get",
+  path: `${ADMIN}/${command}`,
+  operationId,
+  tag: "admin",
+  summary,
+  ...(description ? { description } : {}),
+  parameters: list ? [ns, LIMIT] : [ns],
+  responses,
+  examples: [{ summary: command, params: { ns: "demo" }, ...(list ? { query: { limit: "100" } } : {}), status: 200 }],
+});
 const adminOps: Op[] = [
   {
     method: "get",
@@ -684,67 +695,19 @@ const adminOps: Op[] = [
     responses: { "200": { description: "imok", content: { "text/plain": { schema: str(undefined, { const: "imok" }) } } } },
     examples: [{ summary: "ruok", status: 200 }],
   },
-  {
-    method: "get",
-    path: `${ADMIN}/ruok`,
-    operationId: "adminRuok",
-    tag: "admin",
-    summary: "ZooKeeper's ruok for a namespace: imok once its Durable Object answers",
-    parameters: [ns],
-    responses: adminText("imok", "text/plain"),
-    examples: [{ summary: "ruok", params: { ns: "demo" }, status: 200 }],
-  },
-  {
-    method: "get",
-    path: `${ADMIN}/mntr`,
-    operationId: "adminMonitor",
-    tag: "admin",
-    summary: "ZooKeeper's mntr: znodes, data size, sessions, connections, watches, requests by operation, latency percentiles, zxid, change-log window",
-    description: "Counts and latencies are kept in memory since this instance of the namespace's object started (`uptime`); the rest is read from storage. Reading writes nothing.",
-    parameters: [ns],
-    responses: adminJson("the monitor", "Monitor"),
-    examples: [{ summary: "monitor", params: { ns: "demo" }, status: 200 }],
-  },
-  {
-    method: "get",
-    path: `${ADMIN}/metrics`,
-    operationId: "adminMetrics",
-    tag: "admin",
-    summary: "The mntr numbers in the Prometheus text format 0.0.4 (edgekeeper_* families, labelled namespace)",
-    parameters: [ns],
-    responses: adminText("Prometheus exposition", "text/plain"),
-    examples: [{ summary: "scrape", params: { ns: "demo" }, status: 200 }],
-  },
-  {
-    method: "get",
-    path: `${ADMIN}/sessions`,
-    operationId: "adminSessions",
-    tag: "admin",
-    summary: "ZooKeeper's cons: every session (WebSocket, lease) with its state, address, timeout, watches and ephemerals",
-    parameters: [ns, LIMIT],
-    responses: adminJson("the sessions, by id", "AdminSessions"),
-    examples: [{ summary: "sessions", params: { ns: "demo" }, query: { limit: "100" }, status: 200 }],
-  },
-  {
-    method: "get",
-    path: `${ADMIN}/watches`,
-    operationId: "adminWatches",
-    tag: "admin",
-    summary: "ZooKeeper's wchc: watches by session, with their kinds",
-    parameters: [ns, LIMIT],
-    responses: adminJson("watches by session", "AdminWatchesBySession"),
-    examples: [{ summary: "by session", params: { ns: "demo" }, status: 200 }],
-  },
-  {
-    method: "get",
-    path: `${ADMIN}/watches_by_path`,
-    operationId: "adminWatchesByPath",
-    tag: "admin",
-    summary: "ZooKeeper's wchp: watches by path, with their kinds",
-    parameters: [ns, LIMIT],
-    responses: adminJson("watches by path", "AdminWatchesByPath"),
-    examples: [{ summary: "by path", params: { ns: "demo" }, status: 200 }],
-  },
+  adminOp("ruok", "adminRuok", "ZooKeeper's ruok for a namespace: imok once its Durable Object answers", adminText("imok", "text/plain")),
+  adminOp(
+    "mntr",
+    "adminMonitor",
+    "ZooKeeper's mntr: znodes, data size, sessions, connections, watches, requests by operation, latency percentiles, zxid, change-log window",
+    adminJson("the monitor", "Monitor"),
+    false,
+    "Counts and latencies are kept in memory since this instance of the namespace's object started (`uptime`); the rest is read from storage. Reading writes nothing.",
+  ),
+  adminOp("metrics", "adminMetrics", "The mntr numbers in the Prometheus text format 0.0.4 (edgekeeper_* families, labelled namespace)", adminText("Prometheus exposition", "text/plain")),
+  adminOp("sessions", "adminSessions", "ZooKeeper's cons: every session (WebSocket, lease) with its state, address, timeout, watches and ephemerals", adminJson("the sessions, by id", "AdminSessions"), true),
+  adminOp("watches", "adminWatches", "ZooKeeper's wchc: watches by session, with their kinds", adminJson("watches by session", "AdminWatchesBySession"), true),
+  adminOp("watches_by_path", "adminWatchesByPath", "ZooKeeper's wchp: watches by path, with their kinds", adminJson("watches by path", "AdminWatchesByPath"), true),
 ];
 
 /** The document. */
