@@ -11,6 +11,7 @@ import { lockAcquireRoute, lockRefreshRoute, lockReleaseRoute } from "./routes/h
 import { semaphoreAcquireRoute, semaphoreRefreshRoute, semaphoreReleaseRoute } from "./routes/http/semaphores.js";
 import { campaignRoute, leaderRoute, observeRoute, proclaimRoute, resignRoute } from "./routes/http/elections.js";
 import { pollRoute, watchRoute } from "./routes/http/watch.js";
+import * as admin from "./routes/admin.js";
 
 export { NamespaceObject } from "./objects/namespace-object.js";
 
@@ -52,8 +53,21 @@ router
   .get(`${NS}/elections/leader`, guarded("read", leaderRoute))
   .get(`${NS}/elections/observe`, guarded("read", observeRoute))
   .get(`${NS}/watch`, guarded("read", watchRoute))
-  .get(`${NS}/watch/poll`, guarded("read", pollRoute))
-  .all("*", notFound);
+  .get(`${NS}/watch/poll`, guarded("read", pollRoute));
+
+// Admin (docs/admin.md): the namespace's admin routes need the `admin` right. /v1/admin/ruok
+// is a liveness probe of the Worker itself, open like /healthz (it touches no namespace).
+router
+  .get("/v1/admin/ruok", admin.workerRuokRoute)
+  .get(`${NS}/admin/ruok`, guarded("admin", admin.adminRuokRoute))
+  .get(`${NS}/admin/mntr`, guarded("admin", admin.adminMonitorRoute))
+  .get(`${NS}/admin/metrics`, guarded("admin", admin.adminMetricsRoute))
+  .get(`${NS}/admin/sessions`, guarded("admin", admin.adminSessionsRoute))
+  .get(`${NS}/admin/watches`, guarded("admin", admin.adminWatchesRoute))
+  .get(`${NS}/admin/watches_by_path`, guarded("admin", admin.adminWatchesByPathRoute))
+  .all(`${NS}/admin/*`, guarded("admin", admin.adminNotFound));
+
+router.all("*", notFound);
 
 export default {
   // Before any route: a service without a key configured refuses everything (secure by default).

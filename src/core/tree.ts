@@ -50,6 +50,9 @@ function checkData(tx: Txn, data: Uint8Array): void {
     throw new ZkError(Code.BADARGUMENTS, `data of ${data.byteLength} bytes exceeds the ${tx.config.maxDataBytes}-byte limit`);
 }
 
+/** The longest path a request may name (the WebSocket and HTTP schemas refuse longer ones). */
+export const MAX_PATH_CHARS = 4096;
+
 /** ZooKeeper's `String.format("%010d", cversion)`, negative numbers included. */
 export function sequenceSuffix(n: number): string {
   return n < 0 ? "-" + String(-n).padStart(9, "0") : String(n).padStart(10, "0");
@@ -72,6 +75,9 @@ export function applyCreate(tx: Txn, req: CreateRequest): { path: string; stat: 
   const parent = mustGet(store, parentPath);
   checkAcl(parent, Perms.CREATE, tx.identities, parentPath);
   const path = sequential ? req.path + sequenceSuffix(childCreates(parent.stat)) : req.path;
+  // The suffix may take a path past what any request can carry: such a node could never be
+  // read, changed or deleted again.
+  if (path.length > MAX_PATH_CHARS) throw new ZkError(Code.BADARGUMENTS, `path of ${path.length} characters exceeds the ${MAX_PATH_CHARS}-character limit`);
   validatePath(path);
   if (store.getNode(path)) throw new ZkError(Code.NODEEXISTS, `node ${path} already exists`);
   if (parent.stat.ephemeralOwner !== NO_OWNER)

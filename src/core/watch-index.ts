@@ -59,6 +59,13 @@ export class WatchIndex {
       for (const [path, set] of this.byKind[kind]) for (const session of set) yield { session, path, kind };
   }
 
+  /** How many watches of each kind. */
+  countByKind(): Record<WatchKind, number> {
+    const out = { data: 0, child: 0, persistent: 0, recursive: 0 };
+    for (const kind of Object.keys(this.byKind) as WatchKind[]) for (const set of this.byKind[kind].values()) out[kind] += set.size;
+    return out;
+  }
+
   size(): number {
     let n = 0;
     for (const map of Object.values(this.byKind)) for (const set of map.values()) n += set.size;

@@ -50,6 +50,16 @@ export class WatchRegistry {
     return this.live.size();
   }
 
+  /** How many watches of each kind (admin views). */
+  countByKind(): Record<WatchKind, number> {
+    return this.live.countByKind();
+  }
+
+  /** Every watch as (session, path, kind) (admin views). */
+  entries(): Array<{ session: string; path: string; kind: WatchKind }> {
+    return [...this.live.entries()];
+  }
+
   /** Events for a batch of committed changes, in order; fired one-shot watches are removed. */
   trigger(changes: readonly Change[], canRead?: ReadCheck): Delivery[] {
     const out: Delivery[] = [];

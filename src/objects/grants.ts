@@ -69,6 +69,11 @@ export class Grants {
     return this.byId.size > 0;
   }
 
+  /** Requests held until granted (admin views). */
+  get held(): number {
+    return this.byId.size;
+  }
+
   /** Liveness of a lease whose request is held here: it is alive now. */
   heardFrom(session: string): number {
     return this.heldLeases.has(session) ? Date.now() : 0;

@@ -69,6 +69,12 @@ export class HttpApi {
     return this.hooks.ns;
   }
 
+  /** Held requests (waiters, long-polls) and open streams (admin views). */
+  counts(): { held: number; streams: number } {
+    const w = this.watches.counts;
+    return { held: this.grants.held + w.held, streams: w.streams };
+  }
+
   /** Liveness the core does not see: a lease whose request is held here is alive now. */
   heardFrom(session: string): number {
     return this.grants.heardFrom(session);

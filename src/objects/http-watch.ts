@@ -81,6 +81,11 @@ export class HttpWatches {
     return this.streams.size > 0 || this.observers.size > 0 || this.polls.size > 0;
   }
 
+  /** Held long-polls and open streams (admin views). */
+  get counts(): { held: number; streams: number } {
+    return { held: this.polls.size, streams: this.streams.size + this.observers.size };
+  }
+
   /** Where a watch from `fromZxid` starts: the replay, or a resync when the log no longer reaches back. */
   private start(caller: Caller, path: string, recursive: boolean, fromZxid: number | undefined): { resync?: Resync; events: WatchEvent[]; cursor: WatchCursor } {
     validatePath(path);

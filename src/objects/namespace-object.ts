@@ -7,6 +7,9 @@ import { SocketDirectory, socketConnection, type Attachment } from "./sockets.js
 import { GRANT_HEADER, grantFromHeader } from "../protocol/grant.js";
 import { HttpApi } from "./http-api.js";
 import type { ApiCall, ApiReply, ApiStreamCall, ApiStreamReply, ApiTarget } from "../protocol/api.js";
+import type { AdminCall, AdminReply, AdminTarget } from "../protocol/admin.js";
+import { Admin } from "./admin.js";
+import { Telemetry } from "./telemetry.js";
 
 /**
  * One namespace: a Durable Object holding the tree in SQLite and its clients' hibernatable
@@ -14,21 +17,27 @@ import type { ApiCall, ApiReply, ApiStreamCall, ApiStreamReply, ApiTarget } from
  * Handlers never await between reading and writing, so each frame is applied atomically in
  * arrival order, and the output gate holds every reply until its writes are durable.
  */
-export class NamespaceObject extends DurableObject<Env> implements ApiTarget {
+export class NamespaceObject extends DurableObject<Env> implements ApiTarget, AdminTarget {
   readonly ns: Namespace;
+  private readonly store: SqlStore;
   private readonly server: SessionServer;
   private readonly sockets: SocketDirectory;
   /** The HTTP API (src/objects/http-api.ts), reached over typed RPC from src/routes/http. */
   private readonly http: HttpApi;
   /** The alarm time last set by this instance (undefined: unknown since wake-up). */
   private armed: number | null | undefined;
+  /** Counts and latencies for the admin views (src/objects/admin.ts), in memory. */
+  private readonly telemetry = new Telemetry(() => this.ctx.storage.sync());
+  private readonly adminViews: Admin;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     const settings = settingsFrom(env as unknown as Record<string, string>);
-    this.ns = new Namespace(new SqlStore(ctx.storage), settings.namespace);
+    this.store = new SqlStore(ctx.storage);
+    this.ns = new Namespace(this.store, settings.namespace);
     this.sockets = new SocketDirectory(ctx);
     this.server = new SessionServer(this.ns, this.sockets, settings.limits);
+    this.server.onRequest = (op, err) => this.telemetry.wsRequest(op, err);
     // Heartbeats are answered by the runtime without waking the object; liveness is read
     // back from getWebSocketAutoResponseTimestamp when a session's timer comes due.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("ping", "pong"));
@@ -41,14 +50,35 @@ export class NamespaceObject extends DurableObject<Env> implements ApiTarget {
       arm: () => this.arm(),
       durable: () => this.ctx.storage.sync(),
     });
+    this.adminViews = new Admin({
+      ns: this.ns,
+      store: this.store,
+      sql: ctx.storage.sql,
+      sockets: this.sockets,
+      server: this.server,
+      http: this.http,
+      telemetry: this.telemetry,
+      webSockets: () => ctx.getWebSockets(),
+    });
   }
 
   api(call: ApiCall): Promise<ApiReply> {
-    return this.http.api(call);
+    const at = Date.now();
+    const writes = this.store.writes;
+    const reply = this.http.api(call);
+    this.telemetry.httpCall(call, at, this.store.writes !== writes, reply);
+    return reply;
   }
 
   apiStream(call: ApiStreamCall): Promise<ApiStreamReply> {
-    return this.http.apiStream(call);
+    const reply = this.http.apiStream(call);
+    this.telemetry.httpCall(call, Date.now(), false, reply);
+    return reply;
+  }
+
+  /** Admin views (docs/admin.md): read-only, they never write to storage nor move the alarm. */
+  admin(call: AdminCall): Promise<AdminReply> {
+    return Promise.resolve(this.adminViews.admin(call));
   }
 
   apiAbandon(waiter: string): Promise<void> {
@@ -73,14 +103,19 @@ export class NamespaceObject extends DurableObject<Env> implements ApiTarget {
   }
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
-    if (this.server.accept(socketConnection(ws), message, Date.now())) setTimeout(() => this.drain(), 0);
+    const at = Date.now();
+    const writes = this.store.writes;
+    if (this.server.accept(socketConnection(ws), message, at)) setTimeout(() => this.drain(), 0);
     else this.arm();
+    this.telemetry.frame(at, this.server.queued > 0, this.store.writes !== writes);
   }
 
   /** Applies the frames queued for a group commit (see SessionServer.accept). */
   private drain(): void {
+    const writes = this.store.writes;
     this.server.drain(Date.now());
     this.arm();
+    this.telemetry.drained(this.store.writes !== writes);
   }
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
@@ -98,16 +133,20 @@ export class NamespaceObject extends DurableObject<Env> implements ApiTarget {
 
   override async alarm(): Promise<void> {
     this.armed = undefined;
+    const writes = this.store.writes;
     this.server.drain(Date.now());
     const { deliveries, expired } = this.ns.runTimers(Date.now(), (id) => Math.max(this.sockets.heardFrom(id), this.http.heardFrom(id)));
     this.server.deliver(deliveries, expired);
     for (const conn of this.sockets.expired(Date.now())) this.server.tokenExpired(conn, Date.now());
     this.arm();
+    this.telemetry.drained(this.store.writes !== writes);
   }
 
   /** A socket closed: if it still carried its session, the session starts counting down. */
   private gone(ws: WebSocket): void {
+    const writes = this.store.writes;
     this.server.drain(Date.now()); // what it sent before closing comes first
+    this.telemetry.drained(this.store.writes !== writes);
     const session = socketConnection(ws).session;
     if (session !== undefined && this.sockets.isCurrent(session, ws)) {
       this.sockets.delete(session);

@@ -16,6 +16,9 @@ export class NodeCache {
   /** Previous entries of paths changed inside open transactions, for rollback. */
   private readonly undo: Array<[string, ZNode | undefined]> = [];
   private depth = 0;
+  /** Lookups since the cache was made (admin views). */
+  private hits = 0;
+  private misses = 0;
 
   /**
    * Bounds: a Durable Object's isolate has 128 MB in production, shared with sockets,
@@ -29,7 +32,14 @@ export class NodeCache {
 
   get(path: string): ZNode | undefined {
     const n = this.nodes.get(path);
+    if (n) this.hits++;
+    else this.misses++;
     return n && copy(n);
+  }
+
+  /** Size, bounds and lookups since the cache was made. */
+  stats(): { entries: number; bytes: number; max_entries: number; max_bytes: number; hits: number; misses: number } {
+    return { entries: this.nodes.size, bytes: this.bytes, max_entries: this.maxEntries, max_bytes: this.maxBytes, hits: this.hits, misses: this.misses };
   }
 
   has(path: string): boolean {

@@ -70,18 +70,31 @@ function nodeOf(r: Row): ZNode {
  * one commit (group commit), and the output gate holds replies until they have.
  */
 export class SqlStore implements Store {
-  private readonly sql: SqlStorage;
+  private readonly sql: Pick<SqlStorage, "exec">;
+  /** Statements that were not reads, since the store was made: whether an event wrote (metrics). */
+  writes = 0;
   private readonly cache = new NodeCache();
   /** The earliest timer's due time: undefined = unknown, null = no timer. */
   private earliest: number | null | undefined;
 
   constructor(private readonly storage: DurableObjectStorage) {
-    this.sql = storage.sql;
+    const sql = storage.sql;
+    this.sql = {
+      exec: <T extends Record<string, SqlStorageValue>>(query: string, ...args: unknown[]) => {
+        if (!query.startsWith("SELECT")) this.writes++;
+        return sql.exec<T>(query, ...args);
+      },
+    };
     for (const stmt of SCHEMA) this.sql.exec(stmt);
   }
 
   private rows(query: string, ...args: unknown[]): Row[] {
     return this.sql.exec<Row>(query, ...args).toArray();
+  }
+
+  /** The node cache's size and lookups (admin views). */
+  cacheStats(): ReturnType<NodeCache["stats"]> {
+    return this.cache.stats();
   }
 
   transaction<T>(fn: () => T): T {

@@ -65,6 +65,14 @@ export class SessionServer {
   /** Frames waiting for the next group commit, in arrival order. */
   private pending: Array<{ conn: Connection; raw: string | ArrayBuffer }> = [];
 
+  /** How many frames wait for the next group commit. */
+  get queued(): number {
+    return this.pending.length;
+  }
+
+  /** Told of every request answered (handshakes as "connect", undecodable ones as "invalid") with its code, 0 for ok: metrics. */
+  onRequest: ((op: string, err: number) => void) | undefined;
+
   /**
    * Takes a frame from a connection. A frame that may write is queued for the next group
    * commit (and so is anything behind it, to keep every connection's order); the caller
@@ -178,6 +186,7 @@ export class SessionServer {
       }
       const decoded = decodeRequest(item);
       if ("error" in decoded) {
+        this.onRequest?.("invalid", decoded.error.code);
         out.push(conn, responseMessage(decoded.xid, this.ns.zxid, undefined, decoded.error));
         continue;
       }
@@ -186,6 +195,7 @@ export class SessionServer {
         continue;
       }
       const outcome = this.execute(session, decoded.request, now);
+      this.onRequest?.(decoded.request.op, outcome.error?.code ?? 0);
       this.route(outcome.deliveries, out);
       out.push(conn, responseMessage(decoded.xid, outcome.zxid, outcome.result, outcome.error));
       if (outcome.closed) {
@@ -260,10 +270,12 @@ export class SessionServer {
         maxFrameBytes: this.limits.maxFrameBytes,
         maxBatch: this.limits.maxBatch,
       });
+      this.onRequest?.("connect", 0);
       if (opened.resync) out.push(conn, { type: "resync", ...opened.resync, zxid: opened.zxid });
       for (const event of opened.replay) out.push(conn, eventMessage(event));
     } catch (e) {
       if (!(e instanceof ZkError)) throw e;
+      this.onRequest?.("connect", e.code);
       out.push(conn, { type: "connect-error", err: e.code, code: codeName(e.code), message: e.message, versions: [PROTOCOL_VERSION] });
       out.closeAfter(conn, CloseCode.error(e.code), e.message.slice(0, 120));
     }

@@ -584,10 +584,137 @@ function grantOps(dir: "locks" | "semaphores", recipe: "lock" | "semaphore", acq
   ];
 }
 
+// ---------------------------------------------------------------- admin (docs/admin.md)
+
+const num = (description?: string): Schema => ({ type: "number", ...(description ? { description } : {}) });
+const countMap = (description: string, value: Schema): Schema => ({ type: "object", description, additionalProperties: value });
+const WATCH_KINDS = arr(str(undefined, { enum: ["child", "data", "persistent", "recursive"] }));
+const LIMIT = q("limit", "most entries listed (1..100000, default 1000); `truncated` says whether there were more", int(undefined, { minimum: 1, maximum: 100000 }));
+const adminJson = (description: string, schema: string) => ({ ...ok(description, ref(schema)), ...errors(503) });
+const adminText = (description: string, type: string) => ({ "200": { description, content: { [type]: { schema: str() } } }, ...errors(503) });
+
+const adminSchemas: Record<string, Schema> = {
+  Latency: obj(
+    { count: int(), sum: num("ms"), min: num(), avg: num(), p50: num(), p90: num(), p99: num(), max: num() },
+    ["count", "sum", "min", "avg", "p50", "p90", "p99", "max"],
+  ),
+  Tally: obj({ count: int(), errors: int("answered with a ZooKeeper error code") }, ["count", "errors"]),
+  Monitor: obj(
+    {
+      namespace: str(),
+      server_state: str(undefined, { const: "standalone" }),
+      uptime: int("ms since this instance of the namespace's object started; every count starts then"),
+      started_at: int("ms since the epoch"),
+      zxid: int(),
+      znode_count: int("the root and /zookeeper included"),
+      ephemerals_count: int(),
+      approximate_data_size: int("sum of path lengths and data bytes (ZooKeeper's)"),
+      data_bytes: int(),
+      num_alive_connections: int("open WebSockets"),
+      connections_without_session: int(),
+      global_sessions: int(),
+      sessions: obj({ connected: int(), disconnected: int(), leases: int() }, ["connected", "disconnected", "leases"]),
+      watch_count: int("watches of WebSocket sessions"),
+      watches: obj({ data: int(), child: int(), persistent: int(), recursive: int() }, ["data", "child", "persistent", "recursive"]),
+      http_held_requests: int(),
+      http_streams: int(),
+      outstanding_requests: int("frames queued for the next group commit plus held HTTP requests"),
+      ws_frames: int(),
+      avg_latency: num("ms"),
+      min_latency: num("ms"),
+      max_latency: num("ms"),
+      latency: obj({ write: ref("Latency"), read: ref("Latency") }, ["write", "read"]),
+      requests: obj(
+        { ws: countMap("by operation", ref("Tally")), http: countMap("by operation", ref("Tally")) },
+        ["ws", "http"],
+      ),
+      changelog: obj(
+        { oldest_replayable_zxid: int(), first_zxid: int(), last_zxid: int(), rows: int() },
+        ["oldest_replayable_zxid", "first_zxid", "last_zxid", "rows"],
+      ),
+      node_cache: obj(
+        { entries: int(), bytes: int(), max_entries: int(), max_bytes: int(), hits: int(), misses: int() },
+        ["entries", "bytes", "max_entries", "max_bytes", "hits", "misses"],
+      ),
+    },
+    [
+      "namespace", "server_state", "uptime", "started_at", "zxid", "znode_count", "ephemerals_count", "approximate_data_size", "data_bytes",
+      "num_alive_connections", "connections_without_session", "global_sessions", "sessions", "watch_count", "watches", "http_held_requests",
+      "http_streams", "outstanding_requests", "ws_frames", "avg_latency", "min_latency", "max_latency", "latency", "requests", "changelog", "node_cache",
+    ],
+  ),
+  AdminSession: obj(
+    {
+      session_id: str(undefined, { pattern: "^[0-9a-f]{16}$" }),
+      kind: str(undefined, { enum: ["ws", "lease", "lease:grant"] }),
+      state: str(undefined, { enum: ["connected", "disconnected", "lease"] }),
+      remote_socket_address: { type: ["string", "null"] },
+      identities: arr(obj({ scheme: str(), id: str() }, ["scheme", "id"])),
+      session_timeout: int("ms"),
+      last_heard: int("ms since the epoch"),
+      expires_at: { type: ["integer", "null"], description: "ms since the epoch; null while a socket carries it" },
+      watches: int(),
+      ephemerals: int(),
+    },
+    ["session_id", "kind", "state", "remote_socket_address", "identities", "session_timeout", "last_heard", "expires_at", "watches", "ephemerals"],
+  ),
+  AdminSessions: obj({ namespace: str(), count: int(), truncated: bool(), sessions: arr(ref("AdminSession")) }, ["namespace", "count", "truncated", "sessions"]),
+  AdminWatchesBySession: obj(
+    {
+      namespace: str(),
+      watch_count: int(),
+      truncated: bool(),
+      session_id_to_watched_paths: countMap("session → path → kinds", countMap("path → kinds", WATCH_KINDS)),
+    },
+    ["namespace", "watch_count", "truncated", "session_id_to_watched_paths"],
+  ),
+  AdminWatchesByPath: obj(
+    { namespace: str(), watch_count: int(), truncated: bool(), path_to_session_ids: countMap("path → session → kinds", countMap("session → kinds", WATCH_KINDS)) },
+    ["namespace", "watch_count", "truncated", "path_to_session_ids"],
+  ),
+};
+
+const ADMIN = `${NS}/admin`;
+const adminOp = (command: string, operationId: string, summary: string, responses: Record<string, unknown>, list = false, description?: string): Op => ({
+  method: "get",
+  path: `${ADMIN}/${command}`,
+  operationId,
+  tag: "admin",
+  summary,
+  ...(description ? { description } : {}),
+  parameters: list ? [ns, LIMIT] : [ns],
+  responses,
+  examples: [{ summary: command, params: { ns: "demo" }, ...(list ? { query: { limit: "100" } } : {}), status: 200 }],
+});
+const adminOps: Op[] = [
+  {
+    method: "get",
+    path: "/v1/admin/ruok",
+    operationId: "adminWorkerRuok",
+    tag: "admin",
+    summary: "ZooKeeper's ruok for the edge Worker: imok",
+    responses: { "200": { description: "imok", content: { "text/plain": { schema: str(undefined, { const: "imok" }) } } } },
+    examples: [{ summary: "ruok", status: 200 }],
+  },
+  adminOp("ruok", "adminRuok", "ZooKeeper's ruok for a namespace: imok once its Durable Object answers", adminText("imok", "text/plain")),
+  adminOp(
+    "mntr",
+    "adminMonitor",
+    "ZooKeeper's mntr: znodes, data size, sessions, connections, watches, requests by operation, latency percentiles, zxid, change-log window",
+    adminJson("the monitor", "Monitor"),
+    false,
+    "Counts and latencies are kept in memory since this instance of the namespace's object started (`uptime`); the rest is read from storage. Reading writes nothing.",
+  ),
+  adminOp("metrics", "adminMetrics", "The mntr numbers in the Prometheus text format 0.0.4 (edgekeeper_* families, labelled namespace)", adminText("Prometheus exposition", "text/plain")),
+  adminOp("sessions", "adminSessions", "ZooKeeper's cons: every session (WebSocket, lease) with its state, address, timeout, watches and ephemerals", adminJson("the sessions, by id", "AdminSessions"), true),
+  adminOp("watches", "adminWatches", "ZooKeeper's wchc: watches by session, with their kinds", adminJson("watches by session", "AdminWatchesBySession"), true),
+  adminOp("watches_by_path", "adminWatchesByPath", "ZooKeeper's wchp: watches by path, with their kinds", adminJson("watches by path", "AdminWatchesByPath"), true),
+];
+
 /** The document. */
 export function openApiDocument(): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
-  for (const op of ops) {
+  for (const op of [...ops, ...adminOps]) {
     const first = op.examples[0];
     const requestBody = op.requestBody && first?.body !== undefined ? withExample(op.requestBody, first) : op.requestBody;
     (paths[op.path] ??= {})[op.method] = {
@@ -613,7 +740,7 @@ export function openApiDocument(): Record<string, unknown> {
     servers: [{ url: "http://127.0.0.1:8787", description: "npm start" }],
     paths,
     components: {
-      schemas,
+      schemas: { ...schemas, ...adminSchemas },
       securitySchemes: {
         bearer: {
           type: "http",
@@ -623,7 +750,7 @@ export function openApiDocument(): Record<string, unknown> {
         },
       },
     },
-    tags: ["meta", "nodes", "transactions", "leases", "locks", "semaphores", "elections", "watches"].map((name) => ({ name })),
+    tags: ["meta", "nodes", "transactions", "leases", "locks", "semaphores", "elections", "watches", "admin"].map((name) => ({ name })),
   };
 }
 

@@ -400,3 +400,17 @@ describe("HTTP watches and tokens", () => {
     await sse.close();
   });
 });
+
+describe("admin routes need the admin right", () => {
+  it("mntr, metrics, sessions and watches: 401 without a token, 403 with read+write, 200 with admin", async () => {
+    const ns = freshNamespace("auth");
+    const rw = await token({ ns: { [ns]: ["read", "write"] } });
+    const adm = await token({ ns: { [ns]: ["admin"] } });
+    for (const cmd of ["ruok", "mntr", "metrics", "sessions", "watches", "watches_by_path"]) {
+      const url = `/v1/namespaces/${ns}/admin/${cmd}`;
+      expect((await hs.fetch(url)).status, cmd).toBe(401);
+      expect((await hs.fetch(url, { headers: bearer(rw) })).status, cmd).toBe(403);
+      expect((await hs.fetch(url, { headers: bearer(adm) })).status, cmd).toBe(200);
+    }
+  });
+});

@@ -185,7 +185,7 @@ export async function call(stub: Stub, c: ApiCall): Promise<ApiReply> {
  * not be reached) the outcome is unknown: 503 CONNECTIONLOSS, like a ZooKeeper client's
  * connection loss. A held waiter's contender goes with its lease's TTL.
  */
-async function rpc<T>(f: () => Promise<T>): Promise<T> {
+export async function rpc<T>(f: () => Promise<T>): Promise<T> {
   try {
     return await f();
   } catch (e) {
