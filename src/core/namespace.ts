@@ -2,6 +2,7 @@ import { checkAcl, Perms, type Id } from "./acl.js";
 import { isContainer, isTtl } from "./create-mode.js";
 import { Code, codeName, ZkError } from "./errors.js";
 import type { Delivery, WatchEvent } from "./events.js";
+import { checkPathLimits, checkRequestPaths, DEFAULT_LIMITS, distinctWatches, sessionLimitError, watchLimitError, watchSetPaths, type NamespaceLimits } from "./limits.js";
 import { validatePath } from "./paths.js";
 import { replayFromLog, replayFromState, type ReplayOutcome } from "./replay.js";
 import type { MultiOp, MultiReadOp, Request, WatchSet } from "./requests.js";
@@ -23,7 +24,7 @@ import {
 } from "./tree.js";
 import { WatchRegistry } from "./watches.js";
 
-export interface NamespaceConfig extends TreeConfig, SessionConfig {
+export interface NamespaceConfig extends TreeConfig, SessionConfig, NamespaceLimits {
   /** The change log keeps at least this many transactions… */
   changelogRetainTxns: number;
   /** …and drops entries older than this (ms). */
@@ -40,6 +41,7 @@ export const DEFAULT_CONFIG: NamespaceConfig = {
   changelogRetainTxns: 100_000,
   changelogMaxAgeMs: 24 * 3600_000,
   maxChildrenPage: 10_000,
+  ...DEFAULT_LIMITS,
 };
 
 /** What one request produced: its result or error, and the events it caused anywhere. */
@@ -99,6 +101,8 @@ export class Namespace {
   private readonly heard = new Map<string, number>();
   private readonly sessions = new Map<string, SessionRecord>();
   private writesSinceTrim = 0;
+  /** Sessions in storage, counted once and then kept up (undefined: not counted yet). */
+  private sessionsOpen: number | undefined;
 
   constructor(
     readonly store: Store,
@@ -216,6 +220,7 @@ export class Namespace {
   recover(): void {
     this.sessions.clear();
     this.watches.invalidate();
+    this.sessionsOpen = undefined;
     this.lastZxid = this.readZxid();
     this.logFloor = Number(this.store.getMeta("log_floor") ?? "0");
   }
@@ -256,8 +261,15 @@ export class Namespace {
     for (const id of this.store.connectedSessions()) if (!liveSessions.has(id)) this.detach(id, now);
   }
 
+  /** Sessions open in this namespace (WebSocket sessions and leases, with or without a socket). */
+  get openSessions(): number {
+    return (this.sessionsOpen ??= this.store.sessionCount());
+  }
+
   /** Creates a session, or resumes one (id + secret), and replays what its watches missed. */
   open(req: OpenRequest, now: number): Opened {
+    // Checked before anything changes: a resume drops the session's watches and re-registers these.
+    if (req.watches) this.checkWatchSet(req.watches, 0, () => false);
     if (req.sessionId !== undefined) {
       const s = this.getSession(req.sessionId);
       if (!s || !secretsEqual(s.secret, req.secret ?? ""))
@@ -280,6 +292,7 @@ export class Namespace {
       return { session: s, resumed: true, zxid: this.lastZxid, ...replay };
     }
     this.refuseIfAhead(req.lastZxid);
+    if (this.openSessions >= this.config.maxSessions) throw sessionLimitError(this.openSessions, this.config.maxSessions);
     const { value: session } = this.write(null, now, (tx) => {
       const s: SessionRecord = {
         id: nextSessionId(this.store, now),
@@ -298,6 +311,7 @@ export class Namespace {
     });
     this.sessions.set(session.id, session);
     this.heard.set(session.id, now);
+    if (this.sessionsOpen !== undefined) this.sessionsOpen++;
     const replay = req.watches ? this.replay(session.id, req.lastZxid, req.watches) : { replay: [] };
     return { session, resumed: false, zxid: this.lastZxid, ...replay };
   }
@@ -336,7 +350,31 @@ export class Namespace {
     this.sessions.delete(id);
     this.heard.delete(id);
     this.watches.dropSession(id);
+    if (this.sessionsOpen !== undefined) this.sessionsOpen--;
     return { zxid, deliveries };
+  }
+
+  /**
+   * Refuses a watch set that names a bad path, or that would take the session past its watch
+   * limit (`held` watches now, `has` telling which of the set it holds already). Counted before
+   * replay, so one-shot watches that replay would consume count too.
+   */
+  private checkWatchSet(set: WatchSet, held: number, has: (path: string, kind: WatchKind) => boolean): void {
+    for (const p of watchSetPaths(set)) {
+      validatePath(p);
+      checkPathLimits(p, this.config);
+    }
+    const adding = distinctWatches(set).filter((w) => !has(w.path, w.kind)).length;
+    if (held + adding > this.config.maxWatchesPerSession) throw watchLimitError(held, adding, this.config.maxWatchesPerSession);
+  }
+
+  /** Registers a watch, unless the session holds as many as it may (QUOTAEXCEEDED). */
+  private watch(session: string, path: string, kind: WatchKind): void {
+    if (!this.watches.has(session, path, kind)) {
+      const held = this.watches.countOf(session);
+      if (held >= this.config.maxWatchesPerSession) throw watchLimitError(held, 1, this.config.maxWatchesPerSession);
+    }
+    this.watches.add(session, path, kind);
   }
 
   private replay(id: string, lastZxid: number, set: WatchSet): Pick<Opened, "replay" | "resync"> {
@@ -425,6 +463,7 @@ export class Namespace {
   }
 
   private dispatch(session: SessionRecord, req: Request, now: number): Outcome {
+    checkRequestPaths(req, this.config);
     const ok = (result?: Record<string, unknown>, zxid = this.lastZxid, deliveries: Delivery[] = []): Outcome => ({
       zxid,
       result,
@@ -498,7 +537,7 @@ export class Namespace {
         return ok({ identities: ids.map((i) => ({ scheme: i.scheme, id: i.id })) });
       case "addWatch":
         validatePath(req.path);
-        this.watches.add(session.id, req.path, req.mode === "persistent" ? "persistent" : "recursive");
+        this.watch(session.id, req.path, req.mode === "persistent" ? "persistent" : "recursive");
         return ok();
       case "removeWatches":
       case "checkWatches": {
@@ -518,6 +557,7 @@ export class Namespace {
       case "setWatches": {
         if (req.lastZxid > this.lastZxid)
           throw new ZkError(Code.BADARGUMENTS, `lastZxid ${req.lastZxid} is ahead of the server (${this.lastZxid})`);
+        this.checkWatchSet(req.watches, this.watches.countOf(session.id), (path, kind) => this.watches.has(session.id, path, kind));
         const { replay, resync } = this.replay(session.id, req.lastZxid, req.watches);
         const deliveries = replay.map((event) => ({ session: session.id, event }));
         return ok(resync ? { resync } : undefined, this.lastZxid, deliveries);
@@ -533,18 +573,19 @@ export class Namespace {
 
   private read(session: SessionRecord, req: MultiReadOp): Record<string, unknown> {
     validatePath(req.path);
+    checkPathLimits(req.path, this.config);
     const ids = session.identities;
     switch (req.op) {
       case "exists": {
         const node = this.store.getNode(req.path);
         if (node) checkAcl(node, Perms.READ, ids, req.path);
-        if (req.watch) this.watches.add(session.id, req.path, "data");
+        if (req.watch) this.watch(session.id, req.path, "data");
         return { stat: node ? node.stat : null };
       }
       case "getData": {
         const node = mustGet(this.store, req.path);
         checkAcl(node, Perms.READ, ids, req.path);
-        if (req.watch) this.watches.add(session.id, req.path, "data");
+        if (req.watch) this.watch(session.id, req.path, "data");
         return { data: node.data, stat: node.stat };
       }
       case "getChildren": {
@@ -554,7 +595,7 @@ export class Namespace {
           throw new ZkError(Code.BADARGUMENTS, `limit must be an integer in 1..${this.config.maxChildrenPage}`);
         const limit = req.limit;
         const names = this.store.childNames(req.path, req.cursor, limit === undefined ? undefined : limit + 1);
-        if (req.watch) this.watches.add(session.id, req.path, "child");
+        if (req.watch) this.watch(session.id, req.path, "child");
         const more = limit !== undefined && names.length > limit;
         const children = more ? names.slice(0, limit) : names;
         return more ? { children, stat: node.stat, cursor: children[children.length - 1] } : { children, stat: node.stat };
@@ -567,6 +608,7 @@ export class Namespace {
       const { value, zxid, deliveries } = this.write(session, now, (tx) =>
         ops.map((op, i) => {
           try {
+            checkPathLimits(op.path, this.config);
             switch (op.op) {
               case "create":
                 return { op: "create", ...applyCreate(tx, op) };

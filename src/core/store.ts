@@ -92,6 +92,8 @@ export interface Store {
   putSession(s: SessionRecord): void;
   deleteSession(id: string): void;
   listSessions(): SessionRecord[];
+  /** How many sessions exist (open, whether or not a socket carries them). */
+  sessionCount(): number;
   /** Ids of the sessions persisted as connected. */
   connectedSessions(): string[];
 

@@ -1,13 +1,14 @@
 import { checkAcl, fixupAcl, OPEN_ACL, Perms, READ_ACL, type Id } from "./acl.js";
 import { CreateMode, isEphemeral, isSequential, isTtl, validateTtl } from "./create-mode.js";
 import { Code, ZkError } from "./errors.js";
+import { checkChildren, checkPathLimits, type TreeLimits } from "./limits.js";
 import { parentOf, validatePath } from "./paths.js";
 import type { CheckRequest, CreateRequest, DeleteRequest, SetAclRequest, SetDataRequest } from "./requests.js";
 import { NO_OWNER, type Stat } from "./stat.js";
 import type { Change, Store, ZNode } from "./store.js";
 
 /** Limits and switches the tree enforces. */
-export interface TreeConfig {
+export interface TreeConfig extends TreeLimits {
   maxDataBytes: number;
   ttlEnabled: boolean;
 }
@@ -72,12 +73,14 @@ export function applyCreate(tx: Txn, req: CreateRequest): { path: string; stat: 
   checkAcl(parent, Perms.CREATE, tx.identities, parentPath);
   const path = sequential ? req.path + sequenceSuffix(childCreates(parent.stat)) : req.path;
   validatePath(path);
+  checkPathLimits(path, tx.config);
   if (store.getNode(path)) throw new ZkError(Code.NODEEXISTS, `node ${path} already exists`);
   if (parent.stat.ephemeralOwner !== NO_OWNER)
     throw new ZkError(Code.NOCHILDRENFOREPHEMERALS, `ephemeral node ${parentPath} cannot have children`);
   checkData(tx, req.data);
   if (isEphemeral(req.mode) && tx.session === "")
     throw new ZkError(Code.BADARGUMENTS, "ephemeral nodes need a session");
+  checkChildren(parentPath, parent.stat.numChildren, tx.config);
 
   const owner = isEphemeral(req.mode) ? tx.session : NO_OWNER;
   const stat: Stat = {
@@ -93,7 +96,8 @@ export function applyCreate(tx: Txn, req: CreateRequest): { path: string; stat: 
     dataLength: req.data.byteLength,
     numChildren: 0,
   };
-  store.putNode({ path, data: req.data, acl, stat, mode: req.mode, ttl: isTtl(req.mode) ? req.ttl! : 0 });
+  const node: ZNode = { path, data: req.data, acl, stat, mode: req.mode, ttl: isTtl(req.mode) ? req.ttl! : 0 };
+  store.putNode(node);
   parent.stat.cversion = (parent.stat.cversion + 1) | 0;
   parent.stat.numChildren += 1;
   parent.stat.pzxid = tx.zxid;

@@ -3,6 +3,7 @@ import { checkAcl, Perms } from "../core/acl.js";
 import { Code, ZkError } from "../core/errors.js";
 import type { WatchEvent } from "../core/events.js";
 import type { Namespace } from "../core/namespace.js";
+import { checkPathLimits } from "../core/limits.js";
 import { parentOf, validatePath } from "../core/paths.js";
 import type { Stat } from "../core/stat.js";
 import type { Change } from "../core/store.js";
@@ -84,6 +85,7 @@ export class HttpWatches {
   /** Where a watch from `fromZxid` starts: the replay, or a resync when the log no longer reaches back. */
   private start(caller: Caller, path: string, recursive: boolean, fromZxid: number | undefined): { resync?: Resync; events: WatchEvent[]; cursor: WatchCursor } {
     validatePath(path);
+    checkPathLimits(path, this.ns.config);
     const zxid = this.ns.zxid;
     const from = fromZxid ?? zxid;
     if (from > zxid) throw new ZkError(Code.BADARGUMENTS, `fromZxid ${from} is ahead of the namespace (zxid ${zxid})`);

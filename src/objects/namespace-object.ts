@@ -3,7 +3,7 @@ import { Namespace } from "../core/namespace.js";
 import { settingsFrom } from "../config.js";
 import { SessionServer } from "../protocol/session-server.js";
 import { SqlStore } from "./sql-store.js";
-import { SocketDirectory, socketConnection } from "./sockets.js";
+import { refuseUpgrade, SocketDirectory, socketConnection } from "./sockets.js";
 import { HttpApi } from "./http-api.js";
 import type { ApiCall, ApiReply, ApiStreamCall, ApiStreamReply, ApiTarget } from "../protocol/api.js";
 
@@ -21,6 +21,8 @@ export class NamespaceObject extends DurableObject<Env> implements ApiTarget {
   private readonly http: HttpApi;
   /** The alarm time last set by this instance (undefined: unknown since wake-up). */
   private armed: number | null | undefined;
+  /** Open WebSockets this namespace accepts (EDGEKEEPER_MAX_CONNECTIONS). */
+  private readonly maxConnections: number;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -28,6 +30,7 @@ export class NamespaceObject extends DurableObject<Env> implements ApiTarget {
     this.ns = new Namespace(new SqlStore(ctx.storage), settings.namespace);
     this.sockets = new SocketDirectory(ctx);
     this.server = new SessionServer(this.ns, this.sockets, settings.limits);
+    this.maxConnections = settings.limits.maxConnections;
     // Heartbeats are answered by the runtime without waking the object; liveness is read
     // back from getWebSocketAutoResponseTimestamp when a session's timer comes due.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("ping", "pong"));
@@ -57,6 +60,8 @@ export class NamespaceObject extends DurableObject<Env> implements ApiTarget {
   override async fetch(request: Request): Promise<Response> {
     if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket")
       return Response.json({ err: -8, code: "BADARGUMENTS", message: "expected a WebSocket upgrade" }, { status: 426 });
+    const refused = refuseUpgrade(this.ctx, this.maxConnections);
+    if (refused) return refused;
     const pair = new WebSocketPair();
     const [client, server] = [pair[0], pair[1]];
     this.ctx.acceptWebSocket(server);

@@ -179,6 +179,9 @@ export class SqlStore implements Store {
   listSessions(): SessionRecord[] {
     return this.rows(`SELECT * FROM sessions ORDER BY id`).map(sessionOf);
   }
+  sessionCount(): number {
+    return this.rows(`SELECT count(*) AS n FROM sessions`)[0].n as number;
+  }
   connectedSessions(): string[] {
     return this.rows(`SELECT id FROM sessions WHERE connected = 1`).map((r) => r.id as string);
   }
