@@ -1,5 +1,5 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
-import { defineConfig } from "vitest/config";
+import { configDefaults, defineConfig } from "vitest/config";
 
 // Two projects: integration tests run inside workerd against the real Durable Object;
 // end-to-end tests run in Node and start the real local server (`wrangler dev`).
@@ -25,6 +25,36 @@ export default defineConfig({
         test: {
           name: "workers",
           include: ["test/unit/**/*.test.ts", "test/integration/**/*.test.ts", "test/client/**/*.test.ts"],
+          exclude: [...configDefaults.exclude, "test/integration/limits.test.ts"],
+        },
+      },
+      {
+        // The limits of docs/limits.md set small enough to reach in a test; only limits.test.ts
+        // runs here, so no other test meets them.
+        plugins: [
+          cloudflareTest({
+            wrangler: { configPath: "./wrangler.toml" },
+            miniflare: {
+              bindings: {
+                EDGEKEEPER_SESSION_TIMEOUT_MIN_MS: "100",
+                EDGEKEEPER_MAX_PATH_BYTES: "64",
+                EDGEKEEPER_MAX_PATH_DEPTH: "4",
+                EDGEKEEPER_MAX_CHILDREN: "5",
+                EDGEKEEPER_MAX_WATCHES_PER_SESSION: "6",
+                EDGEKEEPER_MAX_SESSIONS: "4",
+                EDGEKEEPER_MAX_CONNECTIONS: "6",
+                EDGEKEEPER_MAX_INFLIGHT: "3",
+                EDGEKEEPER_MAX_REQUEST_RATE: "10",
+                EDGEKEEPER_REQUEST_BURST: "30",
+                EDGEKEEPER_MAX_HTTP_HELD: "48",
+                EDGEKEEPER_MAX_HTTP_STREAMS: "12",
+              },
+            },
+          }),
+        ],
+        test: {
+          name: "limits",
+          include: ["test/integration/limits.test.ts"],
         },
       },
       {
