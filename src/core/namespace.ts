@@ -4,6 +4,7 @@ import { Code, codeName, ZkError } from "./errors.js";
 import type { Delivery, WatchEvent } from "./events.js";
 import { checkPathLimits, checkRequestPaths, DEFAULT_LIMITS, distinctWatches, sessionLimitError, watchLimitError, watchSetPaths, type NamespaceLimits } from "./limits.js";
 import { validatePath } from "./paths.js";
+import { Quotas } from "./quota.js";
 import { replayFromLog, replayFromState, type ReplayOutcome } from "./replay.js";
 import type { MultiOp, MultiReadOp, Request, WatchSet } from "./requests.js";
 import { negotiateTimeout, newSecret, nextSessionId, secretsEqual, type SessionConfig } from "./sessions.js";
@@ -101,6 +102,8 @@ export class Namespace {
   private readonly heard = new Map<string, number>();
   private readonly sessions = new Map<string, SessionRecord>();
   private writesSinceTrim = 0;
+  /** Subtree quotas (src/core/quota.ts). */
+  readonly quotas: Quotas;
   /** Sessions in storage, counted once and then kept up (undefined: not counted yet). */
   private sessionsOpen: number | undefined;
 
@@ -109,6 +112,7 @@ export class Namespace {
     readonly config: NamespaceConfig = DEFAULT_CONFIG,
   ) {
     this.watches = new WatchRegistry(store);
+    this.quotas = new Quotas(store);
     if (store.getMeta("zxid") === undefined) {
       store.transaction(() => {
         for (const n of initialNodes()) store.putNode(n);
@@ -147,17 +151,25 @@ export class Namespace {
       identities: session?.identities ?? [],
       changes: [],
       touched: new Set(),
+      quotas: this.quotas,
     };
-    const value = this.store.transaction(() => {
-      const v = fn(tx);
-      this.store.appendChanges(tx.changes);
-      // Every change-log row carries its zxid, so the log records how far the namespace has
-      // got (readZxid); the meta row is written only for a transaction that leaves no row (a
-      // multi of checks alone) and before the log is trimmed. One statement less per write.
-      if (tx.changes.length === 0) this.store.setMeta("zxid", String(tx.zxid));
-      for (const path of tx.touched) this.reviewRemoval(path, now);
-      return v;
-    });
+    let value: T;
+    try {
+      value = this.store.transaction(() => {
+        const v = fn(tx);
+        this.store.appendChanges(tx.changes);
+        // Every change-log row carries its zxid, so the log records how far the namespace has
+        // got (readZxid); the meta row is written only for a transaction that leaves no row (a
+        // multi of checks alone) and before the log is trimmed. One statement less per write.
+        if (tx.changes.length === 0) this.store.setMeta("zxid", String(tx.zxid));
+        for (const path of tx.touched) this.reviewRemoval(path, now);
+        return v;
+      });
+    } catch (e) {
+      this.quotas.abort(); // limits changed in memory by the rolled-back writes are re-read
+      throw e;
+    }
+    this.quotas.commit();
     this.lastZxid = tx.zxid;
     const deliveries = this.watches.trigger(tx.changes);
     if (++this.writesSinceTrim >= 256) this.trimLog(now);
@@ -220,6 +232,7 @@ export class Namespace {
   recover(): void {
     this.sessions.clear();
     this.watches.invalidate();
+    this.quotas.invalidate();
     this.sessionsOpen = undefined;
     this.lastZxid = this.readZxid();
     this.logFloor = Number(this.store.getMeta("log_floor") ?? "0");

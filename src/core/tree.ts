@@ -3,6 +3,7 @@ import { CreateMode, isEphemeral, isSequential, isTtl, validateTtl } from "./cre
 import { Code, ZkError } from "./errors.js";
 import { checkChildren, checkPathLimits, type TreeLimits } from "./limits.js";
 import { parentOf, validatePath } from "./paths.js";
+import type { Quotas } from "./quota.js";
 import type { CheckRequest, CreateRequest, DeleteRequest, SetAclRequest, SetDataRequest } from "./requests.js";
 import { NO_OWNER, type Stat } from "./stat.js";
 import type { Change, Store, ZNode } from "./store.js";
@@ -28,6 +29,8 @@ export interface Txn {
   changes: Change[];
   /** Nodes whose removal timers (TTL, container) need re-evaluation after this txn. */
   touched: Set<string>;
+  /** Subtree quota accounting (src/core/quota.ts), when the namespace keeps it. */
+  quotas?: Quotas;
 }
 
 function record(tx: Txn, type: Change["type"], path: string): void {
@@ -97,6 +100,7 @@ export function applyCreate(tx: Txn, req: CreateRequest): { path: string; stat: 
     numChildren: 0,
   };
   const node: ZNode = { path, data: req.data, acl, stat, mode: req.mode, ttl: isTtl(req.mode) ? req.ttl! : 0 };
+  tx.quotas?.onCreate(tx, node);
   store.putNode(node);
   parent.stat.cversion = (parent.stat.cversion + 1) | 0;
   parent.stat.numChildren += 1;
@@ -125,6 +129,7 @@ export function removeNode(tx: Txn, node: ZNode): void {
   const parentPath = parentOf(node.path);
   const parent = mustGet(store, parentPath);
   store.deleteNode(node.path);
+  tx.quotas?.onDelete(tx, node);
   parent.stat.cversion = (parent.stat.cversion + 1) | 0;
   parent.stat.numChildren -= 1;
   if (tx.zxid > parent.stat.pzxid) parent.stat.pzxid = tx.zxid;
@@ -140,11 +145,13 @@ export function applySetData(tx: Txn, req: SetDataRequest): { stat: Stat } {
   checkAcl(node, Perms.WRITE, tx.identities, req.path);
   checkVersion(req.version, node.stat.version, req.path);
   checkData(tx, req.data);
+  const before = node.data.byteLength;
   node.data = req.data;
   node.stat.version = (node.stat.version + 1) | 0;
   node.stat.mzxid = tx.zxid;
   node.stat.mtime = tx.time;
   node.stat.dataLength = req.data.byteLength;
+  tx.quotas?.onSetData(tx, node, before);
   store.putNode(node);
   record(tx, "setData", req.path);
   if (node.ttl > 0) tx.touched.add(req.path);
