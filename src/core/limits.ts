@@ -77,21 +77,17 @@ export function checkPathLimits(path: string, limits: PathLimits): void {
 }
 
 /**
- * The paths a request names for itself: its `path`, or its watch set. (The ops of a multi or
- * multiRead are checked one by one, so that the failing op gets its own result.)
+ * Refuses a request whose own path is beyond the limits, before it touches anything. (The ops
+ * of a multi or multiRead are checked one by one, so that the failing op gets its own result;
+ * a watch set is checked with the watch limit, Namespace.checkWatchSet.)
  */
-export function* requestPaths(req: Request): Generator<string> {
-  if ("path" in req && typeof req.path === "string") yield req.path;
-  if (req.op === "setWatches") yield* watchSetPaths(req.watches);
+export function checkRequestPaths(req: Request, limits: PathLimits): void {
+  const path = (req as { path?: unknown }).path;
+  if (typeof path === "string") checkPathLimits(path, limits);
 }
 
 export function* watchSetPaths(set: WatchSet): Generator<string> {
   for (const paths of Object.values(set)) for (const p of (paths as string[] | undefined) ?? []) yield p;
-}
-
-/** Refuses a request that names a path beyond the limits, before it touches anything. */
-export function checkRequestPaths(req: Request, limits: PathLimits): void {
-  for (const p of requestPaths(req)) if (typeof p === "string") checkPathLimits(p, limits);
 }
 
 /** Refuses one more child under a parent that has the most it may have (QUOTAEXCEEDED). */
