@@ -1,27 +1,22 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { configDefaults, defineConfig } from "vitest/config";
 
-// Two projects: integration tests run inside workerd against the real Durable Object;
+/** The Worker and its Durable Object in workerd, with these wrangler vars on top of wrangler.toml's. */
+const worker = (bindings: Record<string, string>) => cloudflareTest({ wrangler: { configPath: "./wrangler.toml" }, miniflare: { bindings } });
+
+// Short session bounds so tests can drive session expiry and TTLs in real time.
+const SESSIONS = { EDGEKEEPER_SESSION_TIMEOUT_MIN_MS: "100", EDGEKEEPER_SESSION_TIMEOUT_MAX_MS: "60000" };
+// Small HTTP bounds so tests can reach them (429 THROTTLEDOP).
+const HTTP = { EDGEKEEPER_MAX_HTTP_HELD: "48", EDGEKEEPER_MAX_HTTP_STREAMS: "12" };
+
+// Three projects: integration tests run inside workerd against the real Durable Object (and
+// the limits tests do so with the limits of docs/limits.md set small enough to reach);
 // end-to-end tests run in Node and start the real local server (`wrangler dev`).
 export default defineConfig({
   test: {
     projects: [
       {
-        plugins: [
-          cloudflareTest({
-            wrangler: { configPath: "./wrangler.toml" },
-            miniflare: {
-              // Short bounds so tests can drive session expiry and TTLs in real time.
-              bindings: {
-                EDGEKEEPER_SESSION_TIMEOUT_MIN_MS: "100",
-                EDGEKEEPER_SESSION_TIMEOUT_MAX_MS: "60000",
-                // Small HTTP bounds so tests can reach them (429 THROTTLEDOP).
-                EDGEKEEPER_MAX_HTTP_HELD: "48",
-                EDGEKEEPER_MAX_HTTP_STREAMS: "12",
-              },
-            },
-          }),
-        ],
+        plugins: [worker({ ...SESSIONS, ...HTTP })],
         test: {
           name: "workers",
           include: ["test/unit/**/*.test.ts", "test/integration/**/*.test.ts", "test/client/**/*.test.ts"],
@@ -29,27 +24,20 @@ export default defineConfig({
         },
       },
       {
-        // The limits of docs/limits.md set small enough to reach in a test; only limits.test.ts
-        // runs here, so no other test meets them.
+        // Only limits.test.ts runs with these, so no other test meets them.
         plugins: [
-          cloudflareTest({
-            wrangler: { configPath: "./wrangler.toml" },
-            miniflare: {
-              bindings: {
-                EDGEKEEPER_SESSION_TIMEOUT_MIN_MS: "100",
-                EDGEKEEPER_MAX_PATH_BYTES: "64",
-                EDGEKEEPER_MAX_PATH_DEPTH: "4",
-                EDGEKEEPER_MAX_CHILDREN: "5",
-                EDGEKEEPER_MAX_WATCHES_PER_SESSION: "6",
-                EDGEKEEPER_MAX_SESSIONS: "4",
-                EDGEKEEPER_MAX_CONNECTIONS: "6",
-                EDGEKEEPER_MAX_INFLIGHT: "3",
-                EDGEKEEPER_MAX_REQUEST_RATE: "10",
-                EDGEKEEPER_REQUEST_BURST: "30",
-                EDGEKEEPER_MAX_HTTP_HELD: "48",
-                EDGEKEEPER_MAX_HTTP_STREAMS: "12",
-              },
-            },
+          worker({
+            ...SESSIONS,
+            ...HTTP,
+            EDGEKEEPER_MAX_PATH_BYTES: "64",
+            EDGEKEEPER_MAX_PATH_DEPTH: "4",
+            EDGEKEEPER_MAX_CHILDREN: "5",
+            EDGEKEEPER_MAX_WATCHES_PER_SESSION: "6",
+            EDGEKEEPER_MAX_SESSIONS: "4",
+            EDGEKEEPER_MAX_CONNECTIONS: "6",
+            EDGEKEEPER_MAX_INFLIGHT: "3",
+            EDGEKEEPER_MAX_REQUEST_RATE: "10",
+            EDGEKEEPER_REQUEST_BURST: "30",
           }),
         ],
         test: {
