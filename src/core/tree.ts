@@ -50,7 +50,7 @@ function checkVersion(expected: number, actual: number, path: string): void {
 
 function checkData(tx: Txn, data: Uint8Array): void {
   if (data.byteLength > tx.config.maxDataBytes)
-    throw new ZkError(Code.BADARGUMENTS, `data of ${data.byteLength} bytes exceeds the ${tx.config.maxDataBytes}-byte limit`);
+    throw new ZkError(Code.BADARGUMENTS, `data of ${data.byteLength} bytes exceeds the ${tx.config.maxDataBytes}-byte limit (EDGEKEEPER_MAX_DATA_BYTES)`);
 }
 
 /** ZooKeeper's `String.format("%010d", cversion)`, negative numbers included. */

@@ -103,9 +103,9 @@ export class HttpWatches {
   /** Held requests and open streams are bounded per namespace (429 THROTTLEDOP beyond). */
   private room(kind: "held" | "stream"): void {
     const { maxHeld, maxStreams } = this.host.limits;
-    if (kind === "held" && this.polls.size >= maxHeld) throw new ZkError(Code.THROTTLEDOP, `too many held requests in this namespace (${maxHeld}); retry later`);
+    if (kind === "held" && this.polls.size >= maxHeld) throw new ZkError(Code.THROTTLEDOP, `too many held requests in this namespace (EDGEKEEPER_MAX_HTTP_HELD = ${maxHeld}); retry later`);
     if (kind === "stream" && this.streams.size + this.observers.size >= maxStreams)
-      throw new ZkError(Code.THROTTLEDOP, `too many open streams in this namespace (${maxStreams}); retry later`);
+      throw new ZkError(Code.THROTTLEDOP, `too many open streams in this namespace (EDGEKEEPER_MAX_HTTP_STREAMS = ${maxStreams}); retry later`);
   }
 
   poll(call: PollCall): ApiReply | Promise<ApiReply> {
