@@ -2,7 +2,9 @@ import { canAccess, checkAcl, maskDigests, Perms, withSuper, type Id } from "./a
 import { isContainer, isTtl } from "./create-mode.js";
 import { Code, codeName, ZkError } from "./errors.js";
 import type { Delivery, WatchEvent } from "./events.js";
+import { checkPathLimits, checkRequestPaths, DEFAULT_LIMITS, distinctWatches, sessionLimitError, watchLimitError, watchSetPaths, type NamespaceLimits } from "./limits.js";
 import { parentOf, validatePath } from "./paths.js";
+import { Quotas } from "./quota.js";
 import { replayFromLog, replayFromState, type ReplayOutcome } from "./replay.js";
 import type { MultiOp, MultiReadOp, Request, WatchSet } from "./requests.js";
 import { negotiateTimeout, newSecret, nextSessionId, secretsEqual, type SessionConfig } from "./sessions.js";
@@ -23,7 +25,7 @@ import {
 } from "./tree.js";
 import { WatchRegistry } from "./watches.js";
 
-export interface NamespaceConfig extends TreeConfig, SessionConfig {
+export interface NamespaceConfig extends TreeConfig, SessionConfig, NamespaceLimits {
   /** The change log keeps at least this many transactions… */
   changelogRetainTxns: number;
   /** …and drops entries older than this (ms). */
@@ -45,6 +47,7 @@ export const DEFAULT_CONFIG: NamespaceConfig = {
   changelogRetainTxns: 100_000,
   changelogMaxAgeMs: 24 * 3600_000,
   maxChildrenPage: 10_000,
+  ...DEFAULT_LIMITS,
 };
 
 /** What one request produced: its result or error, and the events it caused anywhere. */
@@ -104,12 +107,17 @@ export class Namespace {
   private readonly heard = new Map<string, number>();
   private readonly sessions = new Map<string, SessionRecord>();
   private writesSinceTrim = 0;
+  /** Subtree quotas (src/core/quota.ts). */
+  readonly quotas: Quotas;
+  /** Sessions in storage, counted once and then kept up (undefined: not counted yet). */
+  private sessionsOpen: number | undefined;
 
   constructor(
     readonly store: Store,
     readonly config: NamespaceConfig = DEFAULT_CONFIG,
   ) {
     this.watches = new WatchRegistry(store);
+    this.quotas = new Quotas(store);
     if (store.getMeta("zxid") === undefined) {
       store.transaction(() => {
         for (const n of initialNodes()) store.putNode(n);
@@ -148,17 +156,25 @@ export class Namespace {
       identities: session?.identities ?? [],
       changes: [],
       touched: new Set(),
+      quotas: this.quotas,
     };
-    const value = this.store.transaction(() => {
-      const v = fn(tx);
-      this.store.appendChanges(tx.changes);
-      // Every change-log row carries its zxid, so the log records how far the namespace has
-      // got (readZxid); the meta row is written only for a transaction that leaves no row (a
-      // multi of checks alone) and before the log is trimmed. One statement less per write.
-      if (tx.changes.length === 0) this.store.setMeta("zxid", String(tx.zxid));
-      for (const path of tx.touched) this.reviewRemoval(path, now);
-      return v;
-    });
+    let value: T;
+    try {
+      value = this.store.transaction(() => {
+        const v = fn(tx);
+        this.store.appendChanges(tx.changes);
+        // Every change-log row carries its zxid, so the log records how far the namespace has
+        // got (readZxid); the meta row is written only for a transaction that leaves no row (a
+        // multi of checks alone) and before the log is trimmed. One statement less per write.
+        if (tx.changes.length === 0) this.store.setMeta("zxid", String(tx.zxid));
+        for (const path of tx.touched) this.reviewRemoval(path, now);
+        return v;
+      });
+    } catch (e) {
+      this.quotas.abort(); // limits changed in memory by the rolled-back writes are re-read
+      throw e;
+    }
+    this.quotas.commit();
     this.lastZxid = tx.zxid;
     const deliveries = this.watches.trigger(tx.changes, this.mayRead);
     if (++this.writesSinceTrim >= 256) this.trimLog(now);
@@ -221,6 +237,8 @@ export class Namespace {
   recover(): void {
     this.sessions.clear();
     this.watches.invalidate();
+    this.quotas.invalidate();
+    this.sessionsOpen = undefined;
     this.lastZxid = this.readZxid();
     this.logFloor = Number(this.store.getMeta("log_floor") ?? "0");
   }
@@ -261,8 +279,15 @@ export class Namespace {
     for (const id of this.store.connectedSessions()) if (!liveSessions.has(id)) this.detach(id, now);
   }
 
+  /** Sessions open in this namespace (WebSocket sessions and leases, with or without a socket). */
+  get openSessions(): number {
+    return (this.sessionsOpen ??= this.store.sessionCount());
+  }
+
   /** Creates a session, or resumes one (id + secret), and replays what its watches missed. */
   open(req: OpenRequest, now: number): Opened {
+    // Checked before anything changes: a resume drops the session's watches and re-registers these.
+    if (req.watches) this.checkWatchSet(req.watches, 0, () => false);
     if (req.sessionId !== undefined) {
       const s = this.getSession(req.sessionId);
       if (!s || !secretsEqual(s.secret, req.secret ?? ""))
@@ -287,6 +312,7 @@ export class Namespace {
       return { session: s, resumed: true, zxid: this.lastZxid, ...replay };
     }
     this.refuseIfAhead(req.lastZxid);
+    if (this.openSessions >= this.config.maxSessions) throw sessionLimitError(this.openSessions, this.config.maxSessions);
     const { value: session } = this.write(null, now, (tx) => {
       const s: SessionRecord = {
         id: nextSessionId(this.store, now),
@@ -305,6 +331,7 @@ export class Namespace {
     });
     this.sessions.set(session.id, session);
     this.heard.set(session.id, now);
+    if (this.sessionsOpen !== undefined) this.sessionsOpen++;
     const replay = req.watches ? this.replay(session.id, req.lastZxid, req.watches) : { replay: [] };
     return { session, resumed: false, zxid: this.lastZxid, ...replay };
   }
@@ -343,6 +370,7 @@ export class Namespace {
     this.sessions.delete(id);
     this.heard.delete(id);
     this.watches.dropSession(id);
+    if (this.sessionsOpen !== undefined) this.sessionsOpen--;
     return { zxid, deliveries };
   }
 
@@ -358,6 +386,29 @@ export class Namespace {
     let acl = change.acl;
     for (let p = change.path; acl === undefined; p = parentOf(p)) acl = this.store.getNode(p)?.acl ?? (p === "/" ? [] : undefined);
     return canAccess(acl, Perms.READ, ids);
+  }
+
+  /**
+   * Refuses a watch set that names a bad path, or that would take the session past its watch
+   * limit (`held` watches now, `has` telling which of the set it holds already). Counted before
+   * replay, so one-shot watches that replay would consume count too.
+   */
+  private checkWatchSet(set: WatchSet, held: number, has: (path: string, kind: WatchKind) => boolean): void {
+    for (const p of watchSetPaths(set)) {
+      validatePath(p);
+      checkPathLimits(p, this.config);
+    }
+    const adding = distinctWatches(set).filter((w) => !has(w.path, w.kind)).length;
+    if (held + adding > this.config.maxWatchesPerSession) throw watchLimitError(held, adding, this.config.maxWatchesPerSession);
+  }
+
+  /** Registers a watch, unless the session holds as many as it may (QUOTAEXCEEDED). */
+  private watch(session: string, path: string, kind: WatchKind): void {
+    if (!this.watches.has(session, path, kind)) {
+      const held = this.watches.countOf(session);
+      if (held >= this.config.maxWatchesPerSession) throw watchLimitError(held, 1, this.config.maxWatchesPerSession);
+    }
+    this.watches.add(session, path, kind);
   }
 
   private replay(id: string, lastZxid: number, set: WatchSet): Pick<Opened, "replay" | "resync"> {
@@ -446,6 +497,7 @@ export class Namespace {
   }
 
   private dispatch(session: SessionRecord, req: Request, now: number): Outcome {
+    checkRequestPaths(req, this.config);
     const ok = (result?: Record<string, unknown>, zxid = this.lastZxid, deliveries: Delivery[] = []): Outcome => ({
       zxid,
       result,
@@ -525,7 +577,7 @@ export class Namespace {
         // filtered by READ on each node when they fire (trigger's canRead).
         const node = this.store.getNode(req.path);
         if (node) checkAcl(node, Perms.READ, ids, req.path);
-        this.watches.add(session.id, req.path, req.mode === "persistent" ? "persistent" : "recursive");
+        this.watch(session.id, req.path, req.mode === "persistent" ? "persistent" : "recursive");
         return ok();
       }
       case "addAuth": {
@@ -552,6 +604,7 @@ export class Namespace {
       case "setWatches": {
         if (req.lastZxid > this.lastZxid)
           throw new ZkError(Code.BADARGUMENTS, `lastZxid ${req.lastZxid} is ahead of the server (${this.lastZxid})`);
+        this.checkWatchSet(req.watches, this.watches.countOf(session.id), (path, kind) => this.watches.has(session.id, path, kind));
         const { replay, resync } = this.replay(session.id, req.lastZxid, req.watches);
         const deliveries = replay.map((event) => ({ session: session.id, event }));
         return ok(resync ? { resync } : undefined, this.lastZxid, deliveries);
@@ -567,18 +620,19 @@ export class Namespace {
 
   private read(session: SessionRecord, req: MultiReadOp): Record<string, unknown> {
     validatePath(req.path);
+    checkPathLimits(req.path, this.config);
     const ids = session.identities;
     switch (req.op) {
       case "exists": {
         const node = this.store.getNode(req.path);
         if (node) checkAcl(node, Perms.READ, ids, req.path);
-        if (req.watch) this.watches.add(session.id, req.path, "data");
+        if (req.watch) this.watch(session.id, req.path, "data");
         return { stat: node ? node.stat : null };
       }
       case "getData": {
         const node = mustGet(this.store, req.path);
         checkAcl(node, Perms.READ, ids, req.path);
-        if (req.watch) this.watches.add(session.id, req.path, "data");
+        if (req.watch) this.watch(session.id, req.path, "data");
         return { data: node.data, stat: node.stat };
       }
       case "getChildren": {
@@ -588,7 +642,7 @@ export class Namespace {
           throw new ZkError(Code.BADARGUMENTS, `limit must be an integer in 1..${this.config.maxChildrenPage}`);
         const limit = req.limit;
         const names = this.store.childNames(req.path, req.cursor, limit === undefined ? undefined : limit + 1);
-        if (req.watch) this.watches.add(session.id, req.path, "child");
+        if (req.watch) this.watch(session.id, req.path, "child");
         const more = limit !== undefined && names.length > limit;
         const children = more ? names.slice(0, limit) : names;
         return more ? { children, stat: node.stat, cursor: children[children.length - 1] } : { children, stat: node.stat };
@@ -601,6 +655,7 @@ export class Namespace {
       const { value, zxid, deliveries } = this.write(session, now, (tx) =>
         ops.map((op, i) => {
           try {
+            checkPathLimits(op.path, this.config);
             switch (op.op) {
               case "create":
                 return { op: "create", ...applyCreate(tx, op) };

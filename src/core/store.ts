@@ -81,6 +81,10 @@ export interface Store {
   countDescendants(path: string): number;
   /** Paths of the ephemeral nodes owned by `session`, sorted. */
   ephemeralsOf(session: string): string[];
+  /** Nodes at or below `path` and the bytes of their data (a subtree quota's usage). */
+  subtreeUsage(path: string): { count: number; bytes: number };
+  /** Paths strictly below `under` whose last component is `name` (the quota limits nodes). */
+  pathsNamed(under: string, name: string): string[];
 
   appendChanges(changes: readonly Change[]): void;
   /** Changes with zxid > `zxid`, in (zxid, idx) order. */
@@ -97,6 +101,8 @@ export interface Store {
   putSession(s: SessionRecord): void;
   deleteSession(id: string): void;
   listSessions(): SessionRecord[];
+  /** How many sessions exist (open, whether or not a socket carries them). */
+  sessionCount(): number;
   /** Ids of the sessions persisted as connected. */
   connectedSessions(): string[];
 

@@ -1,13 +1,15 @@
 import { checkAcl, fixupAcl, OPEN_ACL, Perms, READ_ACL, type ACL, type Id } from "./acl.js";
 import { CreateMode, isEphemeral, isSequential, isTtl, validateTtl } from "./create-mode.js";
 import { Code, ZkError } from "./errors.js";
+import { checkChildren, checkPathLimits, type TreeLimits } from "./limits.js";
 import { parentOf, validatePath } from "./paths.js";
+import type { Quotas } from "./quota.js";
 import type { CheckRequest, CreateRequest, DeleteRequest, SetAclRequest, SetDataRequest } from "./requests.js";
 import { NO_OWNER, type Stat } from "./stat.js";
 import type { Change, Store, ZNode } from "./store.js";
 
 /** Limits and switches the tree enforces. */
-export interface TreeConfig {
+export interface TreeConfig extends TreeLimits {
   maxDataBytes: number;
   ttlEnabled: boolean;
 }
@@ -27,6 +29,8 @@ export interface Txn {
   changes: Change[];
   /** Nodes whose removal timers (TTL, container) need re-evaluation after this txn. */
   touched: Set<string>;
+  /** Subtree quota accounting (src/core/quota.ts), when the namespace keeps it. */
+  quotas?: Quotas;
 }
 
 /** Logs a change; `acl` is the node's at that moment, for filtering recursive watch events (not persisted). */
@@ -47,7 +51,7 @@ function checkVersion(expected: number, actual: number, path: string): void {
 
 function checkData(tx: Txn, data: Uint8Array): void {
   if (data.byteLength > tx.config.maxDataBytes)
-    throw new ZkError(Code.BADARGUMENTS, `data of ${data.byteLength} bytes exceeds the ${tx.config.maxDataBytes}-byte limit`);
+    throw new ZkError(Code.BADARGUMENTS, `data of ${data.byteLength} bytes exceeds the ${tx.config.maxDataBytes}-byte limit (EDGEKEEPER_MAX_DATA_BYTES)`);
 }
 
 /** The longest path a request may name (the WebSocket and HTTP schemas refuse longer ones). */
@@ -79,12 +83,14 @@ export function applyCreate(tx: Txn, req: CreateRequest): { path: string; stat: 
   // read, changed or deleted again.
   if (path.length > MAX_PATH_CHARS) throw new ZkError(Code.BADARGUMENTS, `path of ${path.length} characters exceeds the ${MAX_PATH_CHARS}-character limit`);
   validatePath(path);
+  checkPathLimits(path, tx.config);
   if (store.getNode(path)) throw new ZkError(Code.NODEEXISTS, `node ${path} already exists`);
   if (parent.stat.ephemeralOwner !== NO_OWNER)
     throw new ZkError(Code.NOCHILDRENFOREPHEMERALS, `ephemeral node ${parentPath} cannot have children`);
   checkData(tx, req.data);
   if (isEphemeral(req.mode) && tx.session === "")
     throw new ZkError(Code.BADARGUMENTS, "ephemeral nodes need a session");
+  checkChildren(parentPath, parent.stat.numChildren, tx.config);
 
   const owner = isEphemeral(req.mode) ? tx.session : NO_OWNER;
   const stat: Stat = {
@@ -100,7 +106,9 @@ export function applyCreate(tx: Txn, req: CreateRequest): { path: string; stat: 
     dataLength: req.data.byteLength,
     numChildren: 0,
   };
-  store.putNode({ path, data: req.data, acl, stat, mode: req.mode, ttl: isTtl(req.mode) ? req.ttl! : 0 });
+  const node: ZNode = { path, data: req.data, acl, stat, mode: req.mode, ttl: isTtl(req.mode) ? req.ttl! : 0 };
+  tx.quotas?.onCreate(tx, node);
+  store.putNode(node);
   parent.stat.cversion = (parent.stat.cversion + 1) | 0;
   parent.stat.numChildren += 1;
   parent.stat.pzxid = tx.zxid;
@@ -128,6 +136,7 @@ export function removeNode(tx: Txn, node: ZNode): void {
   const parentPath = parentOf(node.path);
   const parent = mustGet(store, parentPath);
   store.deleteNode(node.path);
+  tx.quotas?.onDelete(tx, node);
   parent.stat.cversion = (parent.stat.cversion + 1) | 0;
   parent.stat.numChildren -= 1;
   if (tx.zxid > parent.stat.pzxid) parent.stat.pzxid = tx.zxid;
@@ -143,11 +152,13 @@ export function applySetData(tx: Txn, req: SetDataRequest): { stat: Stat } {
   checkAcl(node, Perms.WRITE, tx.identities, req.path);
   checkVersion(req.version, node.stat.version, req.path);
   checkData(tx, req.data);
+  const before = node.data.byteLength;
   node.data = req.data;
   node.stat.version = (node.stat.version + 1) | 0;
   node.stat.mzxid = tx.zxid;
   node.stat.mtime = tx.time;
   node.stat.dataLength = req.data.byteLength;
+  tx.quotas?.onSetData(tx, node, before);
   store.putNode(node);
   record(tx, "setData", req.path, node.acl);
   if (node.ttl > 0) tx.touched.add(req.path);

@@ -21,6 +21,19 @@ export class WatchIndex {
     recursive: new Map(),
   };
   private recursiveCount = 0;
+  /** How many watches each session holds, of every kind. */
+  private readonly perSession = new Map<string, number>();
+
+  private count(session: string, d: number): void {
+    const n = (this.perSession.get(session) ?? 0) + d;
+    if (n > 0) this.perSession.set(session, n);
+    else this.perSession.delete(session);
+  }
+
+  /** Watches a session holds, of every kind. */
+  countOf(session: string): number {
+    return this.perSession.get(session) ?? 0;
+  }
 
   add(session: string, path: string, kind: WatchKind): boolean {
     const map = this.byKind[kind];
@@ -28,6 +41,7 @@ export class WatchIndex {
     if (!set) map.set(path, (set = new Set()));
     if (set.has(session)) return false;
     set.add(session);
+    this.count(session, 1);
     if (kind === "recursive") this.recursiveCount++;
     return true;
   }
@@ -41,6 +55,7 @@ export class WatchIndex {
     const set = map.get(path);
     if (!set?.delete(session)) return false;
     if (set.size === 0) map.delete(path);
+    this.count(session, -1);
     if (kind === "recursive") this.recursiveCount--;
     return true;
   }
@@ -98,6 +113,7 @@ export class WatchIndex {
       const set = this.byKind[kind].get(at);
       if (!set) return [];
       this.byKind[kind].delete(at);
+      for (const session of set) this.count(session, -1);
       fired.push({ path: at, kind });
       return [...set];
     };

@@ -35,6 +35,11 @@ export class WatchRegistry {
     return true;
   }
 
+  /** Watches a session holds, of every kind. */
+  countOf(session: string): number {
+    return this.live.countOf(session);
+  }
+
   ofSession(session: string) {
     return this.live.ofSession(session);
   }

@@ -6,7 +6,8 @@ import type { Delivery } from "../core/events.js";
 import { checkLease, createLease, describeLease, keepAlive, revokeLease } from "../core/leases.js";
 import type { Namespace, Outcome } from "../core/namespace.js";
 import type { Stat } from "../core/stat.js";
-import type { ApiCall, ApiReply, ApiStreamCall, ApiStreamReply, NodeRequest } from "../protocol/api.js";
+import type { ApiCall, ApiReply, ApiStreamCall, ApiStreamReply, Caller, NodeRequest } from "../protocol/api.js";
+import { RateLimiter } from "../protocol/rate-limit.js";
 import { errorReply, Grants } from "./grants.js";
 import { HttpWatches, leaderJson } from "./http-watch.js";
 
@@ -51,6 +52,8 @@ export class HttpApi {
   private readonly watches: HttpWatches;
   /** The feed has handed out every change up to this zxid. */
   private seen: number;
+  /** Request rate per lease, or per client address for calls without one (docs/limits.md). */
+  private readonly rates: RateLimiter;
 
   constructor(private readonly hooks: ObjectHooks) {
     const host: ApiHost = {
@@ -63,6 +66,18 @@ export class HttpApi {
     this.grants = new Grants(host);
     this.watches = new HttpWatches(host);
     this.seen = hooks.ns.zxid;
+    this.rates = new RateLimiter(hooks.limits.requestRate, hooks.limits.requestBurst);
+  }
+
+  /**
+   * Charges a call to its lease's token bucket (or its address's, without a lease): THROTTLEDOP
+   * when empty. Keepalives and revocations are free, as pings and closes are on a WebSocket.
+   */
+  private throttle(caller: Caller, op: string, now: number): void {
+    if (op === "lease.keepalive" || op === "lease.revoke") return;
+    const key = caller.lease ? caller.lease.id : `ip:${caller.identities[0]?.id ?? ""}`;
+    const wait = this.rates.take(key, now);
+    if (wait > 0) throw this.rates.refusal(wait, caller.lease ? "lease" : "client address without a lease");
   }
 
   private get ns(): Namespace {
@@ -83,7 +98,9 @@ export class HttpApi {
   api(call: ApiCall): Promise<ApiReply> {
     let reply: ApiReply | Promise<ApiReply>;
     try {
-      reply = this.dispatch(call, Date.now());
+      const now = Date.now();
+      this.throttle(call.caller, call.op, now);
+      reply = this.dispatch(call, now);
     } catch (e) {
       reply = this.failure(e, call.op);
     }
@@ -94,6 +111,7 @@ export class HttpApi {
   apiStream(call: ApiStreamCall): Promise<ApiStreamReply> {
     let reply: ApiStreamReply;
     try {
+      this.throttle(call.caller, call.op, Date.now());
       reply = call.op === "watch" ? this.watches.watch(call) : this.watches.observe(call);
     } catch (e) {
       reply = this.failure(e, call.op) as ApiStreamReply;

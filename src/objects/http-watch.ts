@@ -3,6 +3,7 @@ import { checkAcl, Perms } from "../core/acl.js";
 import { Code, ZkError } from "../core/errors.js";
 import type { WatchEvent } from "../core/events.js";
 import type { Namespace } from "../core/namespace.js";
+import { checkPathLimits } from "../core/limits.js";
 import { parentOf, validatePath } from "../core/paths.js";
 import type { Stat } from "../core/stat.js";
 import type { Change } from "../core/store.js";
@@ -89,6 +90,7 @@ export class HttpWatches {
   /** Where a watch from `fromZxid` starts: the replay, or a resync when the log no longer reaches back. */
   private start(caller: Caller, path: string, recursive: boolean, fromZxid: number | undefined): { resync?: Resync; events: WatchEvent[]; cursor: WatchCursor } {
     validatePath(path);
+    checkPathLimits(path, this.ns.config);
     const zxid = this.ns.zxid;
     const from = fromZxid ?? zxid;
     if (from > zxid) throw new ZkError(Code.BADARGUMENTS, `fromZxid ${from} is ahead of the namespace (zxid ${zxid})`);
@@ -106,9 +108,9 @@ export class HttpWatches {
   /** Held requests and open streams are bounded per namespace (429 THROTTLEDOP beyond). */
   private room(kind: "held" | "stream"): void {
     const { maxHeld, maxStreams } = this.host.limits;
-    if (kind === "held" && this.polls.size >= maxHeld) throw new ZkError(Code.THROTTLEDOP, `too many held requests in this namespace (${maxHeld}); retry later`);
+    if (kind === "held" && this.polls.size >= maxHeld) throw new ZkError(Code.THROTTLEDOP, `too many held requests in this namespace (EDGEKEEPER_MAX_HTTP_HELD = ${maxHeld}); retry later`);
     if (kind === "stream" && this.streams.size + this.observers.size >= maxStreams)
-      throw new ZkError(Code.THROTTLEDOP, `too many open streams in this namespace (${maxStreams}); retry later`);
+      throw new ZkError(Code.THROTTLEDOP, `too many open streams in this namespace (EDGEKEEPER_MAX_HTTP_STREAMS = ${maxStreams}); retry later`);
   }
 
   poll(call: PollCall): ApiReply | Promise<ApiReply> {

@@ -3,7 +3,7 @@ import { Namespace } from "../core/namespace.js";
 import { settingsFrom } from "../config.js";
 import { SessionServer } from "../protocol/session-server.js";
 import { SqlStore } from "./sql-store.js";
-import { SocketDirectory, socketConnection, type Attachment } from "./sockets.js";
+import { refuseUpgrade, SocketDirectory, socketConnection, type Attachment } from "./sockets.js";
 import { GRANT_HEADER, grantFromHeader } from "../protocol/grant.js";
 import { HttpApi } from "./http-api.js";
 import type { ApiCall, ApiReply, ApiStreamCall, ApiStreamReply, ApiTarget } from "../protocol/api.js";
@@ -29,6 +29,8 @@ export class NamespaceObject extends DurableObject<Env> implements ApiTarget, Ad
   /** Counts and latencies for the admin views (src/objects/admin.ts), in memory. */
   private readonly telemetry = new Telemetry(() => this.ctx.storage.sync());
   private readonly adminViews: Admin;
+  /** Open WebSockets this namespace accepts (EDGEKEEPER_MAX_CONNECTIONS). */
+  private readonly maxConnections: number;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -38,6 +40,7 @@ export class NamespaceObject extends DurableObject<Env> implements ApiTarget, Ad
     this.sockets = new SocketDirectory(ctx);
     this.server = new SessionServer(this.ns, this.sockets, settings.limits);
     this.server.onRequest = (op, err) => this.telemetry.wsRequest(op, err);
+    this.maxConnections = settings.limits.maxConnections;
     // Heartbeats are answered by the runtime without waking the object; liveness is read
     // back from getWebSocketAutoResponseTimestamp when a session's timer comes due.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("ping", "pong"));
@@ -91,6 +94,8 @@ export class NamespaceObject extends DurableObject<Env> implements ApiTarget, Ad
     // Only the edge Worker reaches this object, and it always names the caller's grant.
     const grant = grantFromHeader(request.headers.get(GRANT_HEADER));
     if (!grant) return Response.json({ err: -102, code: "NOAUTH", message: "no grant: connect through the edgekeeper Worker" }, { status: 403 });
+    const refused = refuseUpgrade(this.ctx, this.maxConnections);
+    if (refused) return refused;
     const pair = new WebSocketPair();
     const [client, server] = [pair[0], pair[1]];
     this.ctx.acceptWebSocket(server);

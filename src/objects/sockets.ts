@@ -1,3 +1,4 @@
+import { Code, codeName } from "../core/errors.js";
 import type { Connection, ConnectionDirectory } from "../protocol/session-server.js";
 import type { Grant } from "../protocol/grant.js";
 
@@ -152,4 +153,21 @@ export class SocketDirectory implements ConnectionDirectory {
   liveSessions(): Set<string> {
     return new Set(this.map.keys());
   }
+}
+
+/**
+ * The answer to a WebSocket upgrade when the namespace already has `max` open sockets
+ * (EDGEKEEPER_MAX_CONNECTIONS): 429 with a THROTTLEDOP body, before any socket is accepted.
+ */
+export function refuseUpgrade(ctx: DurableObjectState, max: number): Response | undefined {
+  const open = ctx.getWebSockets().length;
+  if (open < max) return undefined;
+  return Response.json(
+    {
+      err: Code.THROTTLEDOP,
+      code: codeName(Code.THROTTLEDOP),
+      message: `this namespace has ${open} open WebSocket connections, its limit (EDGEKEEPER_MAX_CONNECTIONS = ${max}); retry later`,
+    },
+    { status: 429, headers: { "Retry-After": "1" } },
+  );
 }

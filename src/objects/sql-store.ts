@@ -153,6 +153,19 @@ export class SqlStore implements Store {
     // Descendants of /a sort between "/a/" and "/a0" ('0' follows '/').
     return this.rows(`SELECT count(*) AS n FROM znodes WHERE path > ? AND path < ?`, path + "/", path + "0")[0].n as number;
   }
+  subtreeUsage(path: string): { count: number; bytes: number } {
+    const r = this.rows(
+      `SELECT count(*) AS n, total(length(data)) AS b FROM znodes WHERE path = ? OR (path > ? AND path < ?)`,
+      path, path + "/", path + "0",
+    )[0];
+    return { count: r.n as number, bytes: r.b as number };
+  }
+  pathsNamed(under: string, name: string): string[] {
+    // A range read of the subtree; GLOB has no single-character wildcard for '_' to trip on.
+    return this.rows(`SELECT path FROM znodes WHERE path > ? AND path < ? AND path GLOB ?`, under + "/", under + "0", "*/" + name).map(
+      (r) => r.path as string,
+    );
+  }
   ephemeralsOf(session: string): string[] {
     return this.rows(`SELECT path FROM znodes WHERE owner = ? ORDER BY path`, session).map((r) => r.path as string);
   }
@@ -191,6 +204,9 @@ export class SqlStore implements Store {
   }
   listSessions(): SessionRecord[] {
     return this.rows(`SELECT * FROM sessions ORDER BY id`).map(sessionOf);
+  }
+  sessionCount(): number {
+    return this.rows(`SELECT count(*) AS n FROM sessions`)[0].n as number;
   }
   connectedSessions(): string[] {
     return this.rows(`SELECT id FROM sessions WHERE connected = 1`).map((r) => r.id as string);

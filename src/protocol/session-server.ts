@@ -6,6 +6,8 @@ import { eventMessage, responseMessage } from "./encode.js";
 import { decodeConnect, decodeRequest, PROTOCOL_VERSION } from "./frames.js";
 import { identitiesOf, WRITE_OPS, type Grant } from "./grant.js";
 import { authIdentities } from "./digest.js";
+import { InFlight } from "./in-flight.js";
+import { RateLimiter } from "./rate-limit.js";
 
 /**
  * A client connection as the protocol sees it, whatever runtime carries it. The Durable
@@ -39,7 +41,17 @@ export interface Limits {
   maxBatch: number;
   /** Share one storage commit among frames from several connections (see accept). */
   groupCommit: boolean;
+  /** Open WebSockets per namespace; the object refuses the upgrade beyond it (docs/limits.md). */
+  maxConnections: number;
+  /** Requests queued for a group commit per connection (src/protocol/in-flight.ts). */
+  maxInFlight: number;
+  /** Requests per second per session, and the burst above it (src/protocol/rate-limit.ts). */
+  requestRate: number;
+  requestBurst: number;
 }
+
+/** A client frame as read: its JSON, or why it could not be read. */
+type Frame = { msg: unknown } | { error: ZkError };
 
 /** WebSocket close codes: 4000 + |ZooKeeper code| for session ends, like the handshake's. */
 export const CloseCode = {
@@ -56,14 +68,20 @@ export const CloseCode = {
  * always ahead of the responses that reflect them.
  */
 export class SessionServer {
+  private readonly inflight: InFlight<Connection>;
+  private readonly rates: RateLimiter;
+
   constructor(
     private readonly ns: Namespace,
     private readonly conns: ConnectionDirectory,
     private readonly limits: Limits,
-  ) {}
+  ) {
+    this.inflight = new InFlight(limits.maxInFlight);
+    this.rates = new RateLimiter(limits.requestRate, limits.requestBurst);
+  }
 
-  /** Frames waiting for the next group commit, in arrival order. */
-  private pending: Array<{ conn: Connection; raw: string | ArrayBuffer }> = [];
+  /** Frames waiting for the next group commit, in arrival order, with how many of their requests may run. */
+  private pending: Array<{ conn: Connection; frame: Frame; admitted: number }> = [];
 
   /** How many frames wait for the next group commit. */
   get queued(): number {
@@ -89,7 +107,15 @@ export class SessionServer {
       this.onMessage(conn, raw, now);
       return false;
     }
-    this.pending.push({ conn, raw });
+    const frame = this.read(raw);
+    let admitted = Infinity;
+    if ("msg" in frame && conn.session !== undefined) {
+      const n = Array.isArray(frame.msg) ? frame.msg.length : 1;
+      if (n <= this.limits.maxBatch) admitted = this.inflight.admit(conn, n);
+      // Refused outright: keep only what its answers need, not the requests.
+      if (admitted === 0) frame.msg = Array.isArray(frame.msg) ? frame.msg.map((m) => ({ xid: xidOf(m) })) : { xid: xidOf(frame.msg) };
+    }
+    this.pending.push({ conn, frame, admitted });
     return this.pending.length === 1;
   }
 
@@ -113,9 +139,10 @@ export class SessionServer {
     const batch = this.pending;
     if (batch.length === 0) return;
     this.pending = [];
+    this.inflight.clear();
     const out = new Outbox();
     try {
-      for (const f of batch) this.handleSafely(f.conn, f.raw, now, out);
+      for (const f of batch) this.handleSafely(f.conn, f.frame, now, out, f.admitted);
     } finally {
       out.flush();
     }
@@ -125,7 +152,7 @@ export class SessionServer {
   onMessage(conn: Connection, raw: string | ArrayBuffer, now: number): void {
     const out = new Outbox();
     try {
-      this.handleSafely(conn, raw, now, out);
+      this.handleSafely(conn, this.read(raw), now, out, Infinity);
     } finally {
       out.flush();
     }
@@ -135,9 +162,9 @@ export class SessionServer {
    * A frame that fails in an unexpected way (a storage fault, a bug) is answered with
    * SYSTEMERROR and changes nothing; the frames around it, and other clients, carry on.
    */
-  private handleSafely(conn: Connection, raw: string | ArrayBuffer, now: number, out: Outbox): void {
+  private handleSafely(conn: Connection, frame: Frame, now: number, out: Outbox, admitted: number): void {
     try {
-      this.handle(conn, raw, now, out);
+      this.handle(conn, frame, now, out, admitted);
     } catch (e) {
       console.error("edgekeeper: frame failed", e);
       this.ns.recover();
@@ -145,25 +172,27 @@ export class SessionServer {
     }
   }
 
-  private handle(conn: Connection, raw: string | ArrayBuffer, now: number, out: Outbox): void {
+  /** Reads a frame: its JSON, or the error for a frame too large, binary or not JSON. */
+  private read(raw: string | ArrayBuffer): Frame {
     // The limit is in UTF-8 bytes; a string can only exceed it once 3 × its length does.
     const size =
       typeof raw !== "string" ? raw.byteLength : raw.length * 3 <= this.limits.maxFrameBytes ? raw.length : new TextEncoder().encode(raw).byteLength;
-    if (size > this.limits.maxFrameBytes) {
-      out.push(conn, responseMessage(null, this.ns.zxid, undefined, new ZkError(Code.MARSHALLINGERROR, `frame of ${size} bytes exceeds the ${this.limits.maxFrameBytes}-byte limit`)));
-      return;
-    }
-    if (typeof raw !== "string") {
-      out.push(conn, responseMessage(null, this.ns.zxid, undefined, new ZkError(Code.MARSHALLINGERROR, "binary frames are not part of protocol v1; send JSON text")));
-      return;
-    }
-    let msg: unknown;
+    if (size > this.limits.maxFrameBytes)
+      return { error: new ZkError(Code.MARSHALLINGERROR, `frame of ${size} bytes exceeds the ${this.limits.maxFrameBytes}-byte limit (EDGEKEEPER_MAX_FRAME_BYTES)`) };
+    if (typeof raw !== "string") return { error: new ZkError(Code.MARSHALLINGERROR, "binary frames are not part of protocol v1; send JSON text") };
     try {
-      msg = JSON.parse(raw);
+      return { msg: JSON.parse(raw) };
     } catch {
-      out.push(conn, responseMessage(null, this.ns.zxid, undefined, new ZkError(Code.MARSHALLINGERROR, "frame is not valid JSON")));
+      return { error: new ZkError(Code.MARSHALLINGERROR, "frame is not valid JSON") };
+    }
+  }
+
+  private handle(conn: Connection, frame: Frame, now: number, out: Outbox, admitted: number): void {
+    if ("error" in frame) {
+      out.push(conn, responseMessage(null, this.ns.zxid, undefined, frame.error));
       return;
     }
+    const msg = frame.msg;
     const session = conn.session;
     if (session === undefined) return this.handshake(conn, msg, now, out);
     if (this.ns.getSession(session) === undefined) {
@@ -176,10 +205,23 @@ export class SessionServer {
     conn.heard(now);
     const items = Array.isArray(msg) ? msg : [msg];
     if (items.length > this.limits.maxBatch) {
-      out.push(conn, responseMessage(null, this.ns.zxid, undefined, new ZkError(Code.THROTTLEDOP, `a batch holds at most ${this.limits.maxBatch} requests; this one has ${items.length}`)));
+      out.push(conn, responseMessage(null, this.ns.zxid, undefined, new ZkError(Code.THROTTLEDOP, `a batch holds at most ${this.limits.maxBatch} requests (EDGEKEEPER_MAX_BATCH); this one has ${items.length}`)));
       return;
     }
-    for (const item of items) {
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i];
+      if (i >= admitted) {
+        out.push(conn, responseMessage(xidOf(item), this.ns.zxid, undefined, this.inflight.refusal()));
+        continue;
+      }
+      const op = (item as { op?: unknown } | null)?.op;
+      if (op !== "ping" && op !== "close") {
+        const wait = this.rates.take(session, now);
+        if (wait > 0) {
+          out.push(conn, responseMessage(xidOf(item), this.ns.zxid, { retryAfterMs: wait }, this.rates.refusal(wait)));
+          continue;
+        }
+      }
       if ((item as { type?: unknown })?.type === "connect") {
         out.push(conn, responseMessage(null, this.ns.zxid, undefined, new ZkError(Code.BADARGUMENTS, "this connection already has a session")));
         continue;
@@ -200,6 +242,7 @@ export class SessionServer {
       out.push(conn, responseMessage(decoded.xid, outcome.zxid, outcome.result, outcome.error));
       if (outcome.closed) {
         this.conns.delete(session);
+        this.rates.forget(session);
         out.closeAfter(conn, CloseCode.normal, "session closed");
         return;
       }
@@ -323,6 +366,7 @@ export class SessionServer {
     this.route(deliveries, out);
     for (const id of expired) {
       const c = this.conns.of(id);
+      this.rates.forget(id);
       if (!c) continue;
       this.conns.delete(id);
       out.push(c, { type: "session", state: "expired" });
@@ -330,6 +374,12 @@ export class SessionServer {
     }
     out.flush();
   }
+}
+
+/** The xid of a request as the client sent it, if it is a usable one. */
+function xidOf(item: unknown): number | null {
+  const x = (item as { xid?: unknown } | null)?.xid;
+  return typeof x === "number" && Number.isSafeInteger(x) && x >= 0 ? x : null;
 }
 
 /** Writes from two connections this close together (ms) mean a group commit pays off. */
