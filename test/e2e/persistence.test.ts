@@ -65,7 +65,7 @@ describe("HTTP edge", () => {
   it("GET /healthz answers", async () => {
     const res = await fetch(`${server.url}/healthz`);
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ ok: true, service: "edgekeeper" });
+    expect(await res.json()).toEqual({ ok: true, service: "edgekeeper", auth: "open" });
   });
 
   it.each(["-dash-first", ".dot-first", "x".repeat(64), "with%20space", "caf%C3%A9", "semi%3Bcolon", "%2Fslash"])(
