@@ -17,8 +17,7 @@ import { TokenError, verifyToken } from "./verify.js";
  * Worker could not refuse the upgrade before the object accepts a socket for it.
  */
 
-/** The subprotocol the client offers and the server selects. */
-export const SUBPROTOCOL = "edgekeeper.v1";
+export { SUBPROTOCOL, SHARED_SUBPROTOCOL } from "../protocol/grant.js";
 const BEARER_PROTOCOL = "bearer.";
 
 const grants = new WeakMap<Request, Grant>();

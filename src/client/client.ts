@@ -1,6 +1,7 @@
 import type { ACL, Id } from "../core/acl.js";
 import type { Stat } from "../core/stat.js";
 import { decodeBase64, encodeBase64 } from "../protocol/base64.js";
+import type { SocketShare } from "./shared-socket.js";
 import { Connection, type RequestOptions, type SocketFactory, type State, type TokenSource } from "./connection.js";
 import { fromJson, toBytes, utf8, type Data } from "./data.js";
 import { ClosedError, NoWatcherError, OperationTimeoutError } from "./errors.js";
@@ -43,6 +44,12 @@ export interface ConnectOptions {
   coalesce?: boolean;
   /** WebSocket factory; defaults to the global WebSocket. Tests pass fakes here. */
   WebSocket?: SocketFactory;
+  /**
+   * Carry this session over a WebSocket shared with the other sessions given the same
+   * SocketShare (src/client/shared-socket.ts): their requests of one tick leave in one
+   * message and are applied in one storage commit. For processes that hold many sessions.
+   */
+  share?: SocketShare;
 }
 
 /** Per-call options every operation accepts. */
@@ -114,6 +121,7 @@ export class EdgeKeeper {
 
   constructor(url: string, readonly options: ConnectOptions) {
     const socket: SocketFactory =
+      options.share?.socket ??
       options.WebSocket ??
       ((u, protocols) => {
         if (typeof WebSocket === "undefined") throw new Error("no global WebSocket: pass options.WebSocket");

@@ -190,15 +190,18 @@ export class Connection {
       this.lastRecv = Date.now();
       this.sendRaw(JSON.stringify(hello));
     });
-    ws.addEventListener("message", (ev: { data: unknown }) => {
+    // `parsed`: a shared socket's channel hands over messages it has already parsed.
+    ws.addEventListener("message", (ev: { data?: unknown; parsed?: unknown }) => {
       if (ws !== this.ws) return;
       this.lastRecv = Date.now();
-      if (typeof ev.data !== "string" || ev.data === "pong") return;
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(ev.data);
-      } catch {
-        return;
+      let parsed = ev.parsed;
+      if (parsed === undefined) {
+        if (typeof ev.data !== "string" || ev.data === "pong") return;
+        try {
+          parsed = JSON.parse(ev.data);
+        } catch {
+          return;
+        }
       }
       for (const m of Array.isArray(parsed) ? parsed : [parsed]) this.onMessage(m as Msg);
     });
@@ -286,6 +289,7 @@ export class Connection {
     if (m.err === Code.SESSIONEXPIRED) return this.expire();
     if (m.err === Code.AUTHFAILED || m.err === Code.NOAUTH) return this.terminate("authFailed", err);
     if (m.err === Code.CONNECTIONLOSS) return; // server behind us: the close follows, we retry
+    if (m.err === Code.THROTTLEDOP) return; // the namespace holds all the sessions it may: retry with backoff
     this.terminate("closed", err);
   }
 

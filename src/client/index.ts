@@ -3,6 +3,7 @@
  * No Node-only imports anywhere on this path.
  */
 export { connect, EdgeKeeper, namespaceUrl } from "./client.js";
+export { SocketShare } from "./shared-socket.js";
 export type { ConnectOptions, CreateOptions, CreateModeName, CallOptions, DataResult, ChildrenResult, Stat, ACL, Id } from "./client.js";
 export type { State, SocketLike, SocketFactory, TokenSource } from "./connection.js";
 export type { WatchEvent, Watcher, EventName } from "./watchers.js";

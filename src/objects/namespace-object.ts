@@ -4,7 +4,7 @@ import { settingsFrom } from "../config.js";
 import { SessionServer } from "../protocol/session-server.js";
 import { SqlStore } from "./sql-store.js";
 import { refuseUpgrade, SocketDirectory, socketConnection, type Attachment } from "./sockets.js";
-import { GRANT_HEADER, grantFromHeader } from "../protocol/grant.js";
+import { GRANT_HEADER, grantFromHeader, SHARED_SUBPROTOCOL } from "../protocol/grant.js";
 import { HttpApi } from "./http-api.js";
 import type { ApiCall, ApiReply, ApiStreamCall, ApiStreamReply, ApiTarget } from "../protocol/api.js";
 import type { AdminCall, AdminReply, AdminTarget } from "../protocol/admin.js";
@@ -99,11 +99,12 @@ export class NamespaceObject extends DurableObject<Env> implements ApiTarget, Ad
     const pair = new WebSocketPair();
     const [client, server] = [pair[0], pair[1]];
     this.ctx.acceptWebSocket(server);
-    const attachment: Attachment = { ip: request.headers.get("CF-Connecting-IP") ?? "127.0.0.1", grant };
+    const protocol = request.headers.get("Sec-WebSocket-Protocol");
+    // A shared socket carries the sessions of many channels (src/client/shared-socket.ts).
+    const attachment: Attachment = { ip: request.headers.get("CF-Connecting-IP") ?? "127.0.0.1", grant, ...(protocol === SHARED_SUBPROTOCOL ? { channels: {} } : {}) };
     server.serializeAttachment(attachment);
     this.sockets.accepted(grant);
     this.arm();
-    const protocol = request.headers.get("Sec-WebSocket-Protocol");
     return new Response(null, { status: 101, webSocket: client, headers: protocol ? { "Sec-WebSocket-Protocol": protocol } : {} });
   }
 
@@ -152,11 +153,11 @@ export class NamespaceObject extends DurableObject<Env> implements ApiTarget, Ad
     const writes = this.store.writes;
     this.server.drain(Date.now()); // what it sent before closing comes first
     this.telemetry.drained(this.store.writes !== writes);
-    const session = socketConnection(ws).session;
-    if (session !== undefined && this.sockets.isCurrent(session, ws)) {
-      this.sockets.delete(session);
-      this.ns.detach(session, Date.now());
-    }
+    for (const { session, ch } of this.sockets.sessionsOn(ws))
+      if (this.sockets.isCurrent(session, ws, ch)) {
+        this.sockets.delete(session);
+        this.ns.detach(session, Date.now());
+      }
     this.arm();
   }
 

@@ -13,6 +13,8 @@ export interface Attachment {
   session?: string;
   /** Last time (ms) a frame arrived on it: liveness that survives hibernation without a storage write. */
   heard?: number;
+  /** A shared socket (subprotocol edgekeeper.mux.v1): its channels' sessions, by channel number. */
+  channels?: Record<string, string>;
 }
 
 /** How stale the `heard` time in an attachment may get, to avoid re-serializing on every frame. */
@@ -26,7 +28,7 @@ const attachmentOf = (ws: WebSocket): Attachment => (ws.deserializeAttachment() 
 /**
  * The protocol's Connection over a hibernatable WebSocket. Its state lives in the socket's
  * attachment (so it survives hibernation), mirrored in memory so the hot path never
- * deserializes.
+ * deserializes. A shared socket's channels are Connections of their own (sharedChannel).
  */
 export function socketConnection(ws: WebSocket): Connection {
   let c = wrappers.get(ws);
@@ -36,7 +38,8 @@ export function socketConnection(ws: WebSocket): Connection {
       att = next;
       ws.serializeAttachment(next);
     };
-    c = {
+    const channels = new Map<number, Connection>();
+    const carrier: Connection = {
       get session() {
         return att.session;
       },
@@ -46,6 +49,7 @@ export function socketConnection(ws: WebSocket): Connection {
       get grant() {
         return att.grant ?? NO_GRANT;
       },
+      shared: att.channels !== undefined,
       bind(session: string) {
         save({ ...att, session });
       },
@@ -56,14 +60,56 @@ export function socketConnection(ws: WebSocket): Connection {
         ws.send(text);
       },
       close(code: number, reason: string) {
-        save({ ip: att.ip, grant: att.grant });
+        save({ ip: att.ip, grant: att.grant, ...(att.channels ? { channels: {} } : {}) });
         ws.close(code, reason);
       },
+      channel(ch: number): Connection {
+        let chan = channels.get(ch);
+        if (!chan) channels.set(ch, (chan = sharedChannel(carrier, ch, () => att, save)));
+        return chan;
+      },
+      channels(): Connection[] {
+        return Object.keys(att.channels ?? {}).map((ch) => carrier.channel!(Number(ch)));
+      },
     };
+    c = carrier;
     wrappers.set(ws, c);
     sockets.set(c, ws);
   }
   return c;
+}
+
+/** One channel of a shared socket: its session is kept in the socket's attachment. */
+function sharedChannel(carrier: Connection, ch: number, att: () => Attachment, save: (a: Attachment) => void): Connection {
+  const unbind = () => {
+    const { [String(ch)]: _gone, ...rest } = att().channels ?? {};
+    save({ ...att(), channels: rest });
+  };
+  return {
+    get session() {
+      return att().channels?.[String(ch)];
+    },
+    get ip() {
+      return carrier.ip;
+    },
+    get grant() {
+      return carrier.grant;
+    },
+    carrier,
+    ch,
+    bind(session: string) {
+      save({ ...att(), channels: { ...att().channels, [String(ch)]: session } });
+    },
+    heard: (now: number) => carrier.heard(now),
+    send(text: string) {
+      carrier.send(`[{"ch":${ch},"m":${text}}]`);
+    },
+    close(code: number, reason: string) {
+      unbind();
+      carrier.send(`[{"ch":${ch},"close":${JSON.stringify([code, reason])}}]`);
+    },
+    unbind,
+  };
 }
 
 /**
@@ -71,29 +117,34 @@ export function socketConnection(ws: WebSocket): Connection {
  * wakes from hibernation, so no watch or event is lost to an eviction.
  */
 export class SocketDirectory implements ConnectionDirectory {
-  private bySession: Map<string, WebSocket> | null = null;
+  /** Session → its socket, and its channel when the socket is shared. */
+  private bySession: Map<string, { ws: WebSocket; ch?: number }> | null = null;
 
   constructor(private readonly ctx: DurableObjectState) {}
 
-  private get map(): Map<string, WebSocket> {
+  private get map(): Map<string, { ws: WebSocket; ch?: number }> {
     if (!this.bySession) {
       this.bySession = new Map();
       for (const ws of this.ctx.getWebSockets()) {
-        const session = (ws.deserializeAttachment() as Attachment | null)?.session;
-        if (session !== undefined && ws.readyState === WebSocket.OPEN) this.bySession.set(session, ws);
+        if (ws.readyState !== WebSocket.OPEN) continue;
+        const att = ws.deserializeAttachment() as Attachment | null;
+        if (att?.session !== undefined) this.bySession.set(att.session, { ws });
+        for (const [ch, session] of Object.entries(att?.channels ?? {})) this.bySession.set(session, { ws, ch: Number(ch) });
       }
     }
     return this.bySession;
   }
 
   of(session: string): Connection | undefined {
-    const ws = this.map.get(session);
-    return ws ? socketConnection(ws) : undefined;
+    const at = this.map.get(session);
+    if (!at) return undefined;
+    const conn = socketConnection(at.ws);
+    return at.ch === undefined ? conn : conn.channel!(at.ch);
   }
 
   set(session: string, conn: Connection): void {
-    const ws = sockets.get(conn);
-    if (ws) this.map.set(session, ws);
+    const ws = sockets.get(conn.carrier ?? conn);
+    if (ws) this.map.set(session, { ws, ch: conn.ch });
   }
 
   delete(session: string): void {
@@ -101,13 +152,21 @@ export class SocketDirectory implements ConnectionDirectory {
   }
 
   /**
-   * Whether `ws` still carries `session`. A socket that closes while the object hibernates is
-   * no longer listed by getWebSockets() when the map is rebuilt on wake-up, so it counts as
-   * current when no other socket carries the session.
+   * Whether `ws` (channel `ch` of it, for a shared socket) still carries `session`. A socket
+   * that closes while the object hibernates is no longer listed by getWebSockets() when the
+   * map is rebuilt on wake-up, so it counts as current when no other socket carries the session.
    */
-  isCurrent(session: string, ws: WebSocket): boolean {
+  isCurrent(session: string, ws: WebSocket, ch?: number): boolean {
     const current = this.map.get(session);
-    return current === undefined || current === ws;
+    return current === undefined || (current.ws === ws && current.ch === ch);
+  }
+
+  /** The sessions a socket carries: its own, or its channels'. */
+  sessionsOn(ws: WebSocket): Array<{ session: string; ch?: number }> {
+    const att = attachmentOf(ws);
+    const out: Array<{ session: string; ch?: number }> = att.session !== undefined ? [{ session: att.session }] : [];
+    for (const [ch, session] of Object.entries(att.channels ?? {})) out.push({ session, ch: Number(ch) });
+    return out;
   }
 
   /**
@@ -115,7 +174,7 @@ export class SocketDirectory implements ConnectionDirectory {
    * in the attachment) or a heartbeat the runtime answered on our behalf.
    */
   heardFrom(session: string): number {
-    const ws = this.map.get(session);
+    const ws = this.map.get(session)?.ws;
     if (!ws) return 0;
     return Math.max(this.ctx.getWebSocketAutoResponseTimestamp(ws)?.getTime() ?? 0, attachmentOf(ws).heard ?? 0);
   }

@@ -25,7 +25,22 @@ export interface Connection {
   heard(now: number): void;
   send(text: string): void;
   close(code: number, reason: string): void;
+
+  // A shared socket carries channels, each a Connection with its own session (docs/protocol.md §10).
+  /** This socket is shared: its frames are envelopes of channel frames. */
+  readonly shared?: boolean;
+  /** A shared socket's channel `ch`. */
+  channel?(ch: number): Connection;
+  /** A shared socket's channels that have a session. */
+  channels?(): Connection[];
+  /** For a channel: the socket that carries it, its number, and how it forgets its session. */
+  readonly carrier?: Connection;
+  readonly ch?: number;
+  unbind?(): void;
 }
+
+/** Channels one shared socket may carry: its state must fit the socket's 16 KiB attachment. */
+export const MAX_CHANNELS = 200;
 
 /** Finds the live connection of a session, if it has one. */
 export interface ConnectionDirectory {
@@ -103,7 +118,7 @@ export class SessionServer {
    * share one — ZooKeeper's group commit, across sessions (docs/benchmarks.md).
    */
   accept(conn: Connection, raw: string | ArrayBuffer, now: number): boolean {
-    if (this.pending.length === 0 && conn.session !== undefined && (!this.limits.groupCommit || !mayWrite(raw) || !this.contended(conn, now))) {
+    if (this.pending.length === 0 && (conn.session !== undefined || conn.shared) && (!this.limits.groupCommit || !mayWrite(raw) || !this.contended(conn, now))) {
       this.onMessage(conn, raw, now);
       return false;
     }
@@ -188,6 +203,7 @@ export class SessionServer {
   }
 
   private handle(conn: Connection, frame: Frame, now: number, out: Outbox, admitted: number): void {
+    if (conn.shared && !("error" in frame)) return this.handleShared(conn, frame.msg, now, out);
     if ("error" in frame) {
       out.push(conn, responseMessage(null, this.ns.zxid, undefined, frame.error));
       return;
@@ -246,6 +262,48 @@ export class SessionServer {
         out.closeAfter(conn, CloseCode.normal, "session closed");
         return;
       }
+    }
+  }
+
+  /**
+   * A shared socket's frame: envelopes `{"ch": n, "f": <frame>}` (a channel's frame, handled
+   * exactly as if it had arrived on a socket of its own) and `{"ch": n, "close": true}` (the
+   * channel is done: its session is detached, as when a socket closes). All of it is one event,
+   * so one storage commit, and everything for the socket's channels leaves in one message.
+   */
+  private handleShared(conn: Connection, msg: unknown, now: number, out: Outbox): void {
+    const envelopes = Array.isArray(msg) ? msg : [msg];
+    if (envelopes.length > this.limits.maxBatch) {
+      out.push(conn, responseMessage(null, this.ns.zxid, undefined, new ZkError(Code.THROTTLEDOP, `a shared frame holds at most ${this.limits.maxBatch} envelopes (EDGEKEEPER_MAX_BATCH); this one has ${envelopes.length}`)));
+      return;
+    }
+    for (const env of envelopes as Array<{ ch?: unknown; f?: unknown; close?: unknown }>) {
+      const ch = env?.ch;
+      if (typeof ch !== "number" || !Number.isSafeInteger(ch) || ch < 1 || (env.f === undefined) === (env.close !== true)) {
+        out.push(conn, responseMessage(null, this.ns.zxid, undefined, new ZkError(Code.BADARGUMENTS, 'a shared socket carries envelopes {"ch": <positive integer>, "f": <frame>} or {"ch": n, "close": true}')));
+        continue;
+      }
+      const chan = conn.channel!(ch);
+      if (env.close === true) {
+        this.detachChannel(chan, now);
+        continue;
+      }
+      if (chan.session === undefined && conn.channels!().length >= MAX_CHANNELS) {
+        out.push(chan, { type: "connect-error", err: Code.THROTTLEDOP, code: "THROTTLEDOP", message: `a shared socket carries at most ${MAX_CHANNELS} sessions; open another socket`, versions: [PROTOCOL_VERSION] });
+        out.closeAfter(chan, CloseCode.error(Code.THROTTLEDOP), "too many channels");
+        continue;
+      }
+      this.handle(chan, { msg: env.f }, now, out, Infinity);
+    }
+  }
+
+  /** A channel's session leaves it (the client closed the channel): detached, counting down its timeout. */
+  private detachChannel(chan: Connection, now: number): void {
+    const session = chan.session;
+    chan.unbind?.();
+    if (session !== undefined && this.conns.of(session) === chan) {
+      this.conns.delete(session);
+      this.ns.detach(session, now);
     }
   }
 
@@ -346,6 +404,7 @@ export class SessionServer {
    */
   tokenExpired(conn: Connection, now: number): void {
     const out = new Outbox();
+    for (const chan of conn.channels?.() ?? []) this.endExpiredToken(chan, out, now);
     this.endExpiredToken(conn, out, now);
     out.flush();
   }
@@ -392,7 +451,11 @@ function mayWrite(raw: string | ArrayBuffer): boolean {
   return typeof raw !== "string" || WRITE_OP.test(raw);
 }
 
-/** Messages collected per connection while a frame is handled, sent together at its end. */
+/**
+ * Messages collected per connection while a frame is handled, sent together at its end. The
+ * channels of a shared socket are collected per channel and leave as one message of envelopes
+ * on their socket.
+ */
 export class Outbox {
   private readonly queues = new Map<Connection, unknown[]>();
   private readonly closes = new Map<Connection, [number, string]>();
@@ -408,20 +471,42 @@ export class Outbox {
   }
 
   flush(): void {
+    // One text per message object: an event shared by many sessions is serialized once.
     const texts = new Map<unknown, string>();
     const single = (m: unknown) => {
       let t = texts.get(m);
       if (t === undefined) texts.set(m, (t = JSON.stringify(m)));
       return t;
     };
+    const envelopes = new Map<Connection, string[]>();
+    const envelope = (chan: Connection, text: string) => {
+      let list = envelopes.get(chan.carrier!);
+      if (!list) envelopes.set(chan.carrier!, (list = []));
+      list.push(text);
+    };
     for (const [conn, q] of this.queues) {
-      try {
-        conn.send(q.length === 1 ? single(q[0]) : JSON.stringify(q));
-      } catch {
-        // The socket is already gone; its session will resume and replay.
-      }
+      const text = q.length === 1 ? single(q[0]) : JSON.stringify(q);
+      if (conn.carrier) envelope(conn, `{"ch":${conn.ch},"m":${text}}`);
+      else
+        try {
+          conn.send(text);
+        } catch {
+          // The socket is already gone; its session will resume and replay.
+        }
     }
     for (const [conn, [code, reason]] of this.closes) {
+      if (!conn.carrier) continue;
+      conn.unbind?.();
+      envelope(conn, `{"ch":${conn.ch},"close":${JSON.stringify([code, reason])}}`);
+    }
+    for (const [carrier, list] of envelopes)
+      try {
+        carrier.send(`[${list.join(",")}]`);
+      } catch {
+        // As above.
+      }
+    for (const [conn, [code, reason]] of this.closes) {
+      if (conn.carrier) continue;
       try {
         conn.close(code, reason);
       } catch {

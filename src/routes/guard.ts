@@ -1,6 +1,6 @@
 import type { IRequest } from "itty-router";
 import { Code, codeName } from "../core/errors.js";
-import { authenticate, offeredProtocols, Refusal, serviceRefusal, SUBPROTOCOL } from "../auth/authenticate.js";
+import { authenticate, offeredProtocols, Refusal, serviceRefusal, SHARED_SUBPROTOCOL, SUBPROTOCOL } from "../auth/authenticate.js";
 import type { Right } from "../auth/claims.js";
 import { isNamespaceName } from "./names.js";
 import { zkErrorResponse } from "./errors.js";
@@ -40,13 +40,15 @@ export function serviceGate(request: Request, env: Env): Response | undefined {
  * (401 with WWW-Authenticate, 403, 503) and the `{err, code, message}` body.
  */
 export function refusalResponse(request: Request, r: Refusal): Response {
-  if (request.headers.get("Upgrade")?.toLowerCase() === "websocket" && offeredProtocols(request).includes(SUBPROTOCOL)) {
+  const offered = offeredProtocols(request);
+  const ours = offered.includes(SUBPROTOCOL) ? SUBPROTOCOL : offered.includes(SHARED_SUBPROTOCOL) ? SHARED_SUBPROTOCOL : undefined;
+  if (request.headers.get("Upgrade")?.toLowerCase() === "websocket" && ours) {
     const pair = new WebSocketPair();
     const server = pair[1];
     server.accept();
     server.send(JSON.stringify({ type: "connect-error", err: r.err, code: codeName(r.err), message: r.message, status: r.status }));
     server.close(4000 - r.err, r.message.slice(0, 120));
-    return new Response(null, { status: 101, webSocket: pair[0], headers: { "Sec-WebSocket-Protocol": SUBPROTOCOL } });
+    return new Response(null, { status: 101, webSocket: pair[0], headers: { "Sec-WebSocket-Protocol": ours } });
   }
   const res = zkErrorResponse(r.status, r.err, r.message);
   if (r.status === 401) res.headers.set("WWW-Authenticate", `Bearer realm="edgekeeper", error="invalid_token"`);

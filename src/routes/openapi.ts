@@ -281,7 +281,7 @@ const ops: Op[] = [
     tag: "meta",
     summary: "WebSocket upgrade for the JSON protocol (docs/protocol.md)",
     parameters: [ns, { name: "Upgrade", in: "header", required: true, schema: str(undefined, { const: "websocket" }), example: "websocket" }],
-    responses: { "101": { description: "switching protocols" }, "426": { description: "no Upgrade: websocket", content: jsonBody(ref("Error")) }, ...errors() },
+    responses: { "101": { description: "switching protocols" }, "426": { description: "no Upgrade: websocket", content: jsonBody(ref("Error")) }, ...errors(429) },
     examples: [{ summary: "upgrade", params: { ns: "demo" }, headers: { Upgrade: "websocket" }, status: 101 }],
   },
   // ---------------------------------------------------------------- nodes

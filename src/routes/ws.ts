@@ -1,6 +1,6 @@
 import type { IRequest } from "itty-router";
 import { Code } from "../core/errors.js";
-import { grantHeader, grantOf, offeredProtocols, SUBPROTOCOL } from "../auth/authenticate.js";
+import { grantHeader, grantOf, offeredProtocols, SHARED_SUBPROTOCOL, SUBPROTOCOL } from "../auth/authenticate.js";
 import { zkErrorResponse } from "./errors.js";
 
 /**
@@ -15,7 +15,10 @@ export function wsRoute(request: IRequest, env: Env): Promise<Response> | Respon
   const headers = new Headers({ Upgrade: "websocket" });
   headers.set(...grantHeader(grantOf(request)));
   headers.set("CF-Connecting-IP", request.headers.get("CF-Connecting-IP") ?? "127.0.0.1");
-  if (offeredProtocols(request).includes(SUBPROTOCOL)) headers.set("Sec-WebSocket-Protocol", SUBPROTOCOL);
+  // The one of our subprotocols the client offers (a shared socket's first), echoed by the object.
+  const offered = offeredProtocols(request);
+  const protocol = offered.includes(SHARED_SUBPROTOCOL) ? SHARED_SUBPROTOCOL : offered.includes(SUBPROTOCOL) ? SUBPROTOCOL : undefined;
+  if (protocol) headers.set("Sec-WebSocket-Protocol", protocol);
   const stub = env.NAMESPACE.get(env.NAMESPACE.idFromName(name));
   return stub.fetch(new Request(request.url, { headers }));
 }

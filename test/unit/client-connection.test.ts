@@ -168,6 +168,21 @@ describe("client states and handshake", () => {
   });
 });
 
+describe("a full namespace", () => {
+  it("a handshake refused with THROTTLEDOP (the namespace holds all the sessions it may) is retried with backoff", async () => {
+    const { zk, sockets } = fakeClient({ backoff: { baseMs: 100 } });
+    sockets.last.open();
+    sockets.last.push({ type: "connect-error", err: -127, code: "THROTTLEDOP", message: "too many sessions" });
+    sockets.last.serverClose(4127);
+    expect(zk.state).toBe("connecting");
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(sockets.count).toBe(2);
+    sockets.last.accept();
+    await zk.ready;
+    expect(zk.state).toBe("connected");
+  });
+});
+
 describe("final states", () => {
   it("→ expired when the resume is refused with SESSIONEXPIRED; pending requests fail", async () => {
     const { zk, sockets, s } = await connectedClient();

@@ -1,0 +1,219 @@
+import { SUBPROTOCOL, type SocketFactory, type SocketLike } from "./connection.js";
+
+/**
+ * Many sessions of one process over one WebSocket (docs/protocol.md, "Shared sockets").
+ *
+ * Why: every WebSocket message that reaches the namespace's object costs the runtime about as
+ * much as applying a write does (docs/benchmarks.md). A process that holds several sessions —
+ * a server with one session per user, a worker pool, a page with several widgets — pays that
+ * per session and per message. Over one shared socket the requests of all its sessions that
+ * are issued in the same tick leave as one message, the object applies them in one event (one
+ * storage commit), and everything it has for those sessions — responses and watch events —
+ * comes back as one message.
+ *
+ * Each session is a *channel* of the shared socket. A channel looks like a WebSocket to the
+ * session's Connection (SocketLike), so sessions keep their own handshake, heartbeat, resume
+ * and watch replay; only the carrying is shared. Frames travel in envelopes:
+ * client → server `[{"ch":1,"f":<frame>}, {"ch":2,"close":true}, …]`,
+ * server → client `[{"ch":1,"m":<message or array>}, {"ch":2,"close":[code, reason]}, …]`.
+ * A channel that closes detaches its session (which then counts down its timeout, as after a
+ * socket close); when the shared socket drops, every channel sees its own close and each
+ * session reconnects and resumes — over a new shared socket.
+ */
+
+/** The subprotocol of a shared (multiplexed) socket. */
+export const SHARED_SUBPROTOCOL = "edgekeeper.mux.v1";
+/** Channels per shared socket; the server refuses more (the socket's state must fit its 16 KiB attachment). */
+export const MAX_CHANNELS = 200;
+
+type Listener = (ev: any) => void;
+
+/** One session's view of a shared socket. */
+class Channel implements SocketLike {
+  readyState = 0;
+  private readonly listeners = new Map<string, Set<Listener>>();
+
+  constructor(
+    private readonly carrier: Carrier,
+    readonly ch: number,
+  ) {}
+
+  addEventListener(type: string, l: Listener): void {
+    let s = this.listeners.get(type);
+    if (!s) this.listeners.set(type, (s = new Set()));
+    s.add(l);
+  }
+
+  emit(type: string, ev: unknown): void {
+    for (const l of this.listeners.get(type) ?? []) l(ev);
+  }
+
+  opened(): void {
+    if (this.readyState !== 0) return;
+    this.readyState = 1;
+    this.emit("open", {});
+  }
+
+  /** The channel ended from the other side (or the shared socket went away). */
+  ended(code: number, reason: string): void {
+    if (this.readyState === 3) return;
+    this.readyState = 3;
+    this.emit("close", { code, reason });
+  }
+
+  send(text: string): void {
+    if (this.readyState !== 1) throw new Error("channel not open");
+    this.carrier.send(this.ch, text);
+  }
+
+  close(): void {
+    if (this.readyState === 3) return;
+    this.readyState = 3;
+    this.carrier.detach(this.ch);
+  }
+}
+
+/** One real WebSocket carrying channels. */
+class Carrier {
+  private readonly ws: SocketLike;
+  private readonly channels = new Map<number, Channel>();
+  private nextCh = 1;
+  private out: string[] = [];
+  private ping = false;
+  private flushScheduled = false;
+  /** No new channels: the socket is closing or closed. */
+  done = false;
+
+  constructor(factory: SocketFactory, url: string, protocols: string[], private readonly onDone: (c: Carrier) => void) {
+    this.ws = factory(
+      url,
+      protocols.map((p) => (p === SUBPROTOCOL ? SHARED_SUBPROTOCOL : p)),
+    );
+    this.ws.addEventListener("open", () => {
+      for (const c of [...this.channels.values()]) c.opened();
+    });
+    this.ws.addEventListener("message", (ev: { data: unknown }) => this.receive(ev.data));
+    this.ws.addEventListener("close", (ev: { code?: number; reason?: string }) => this.end(ev.code ?? 1006, ev.reason ?? ""));
+    this.ws.addEventListener("error", () => this.end(1006, "error"));
+  }
+
+  get size(): number {
+    return this.channels.size;
+  }
+
+  channel(): Channel {
+    const c = new Channel(this, this.nextCh++);
+    this.channels.set(c.ch, c);
+    if (this.ws.readyState === 1) queueMicrotask(() => c.opened());
+    return c;
+  }
+
+  send(ch: number, text: string): void {
+    // Heartbeats are the socket's: one `ping` answers for every channel (the runtime replies
+    // without waking the object, and the pong is handed to every channel).
+    if (text === "ping") this.ping = true;
+    else this.out.push(`{"ch":${ch},"f":${text}}`);
+    this.scheduleFlush();
+  }
+
+  detach(ch: number): void {
+    if (!this.channels.delete(ch)) return;
+    this.out.push(`{"ch":${ch},"close":true}`);
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    queueMicrotask(() => {
+      this.flushScheduled = false;
+      this.flush();
+    });
+  }
+
+  private flush(): void {
+    if (this.ws.readyState !== 1) return;
+    try {
+      if (this.out.length > 0) this.ws.send(`[${this.out.join(",")}]`);
+      if (this.ping) this.ws.send("ping");
+    } catch {
+      // The socket is going away; its close event ends the channels.
+    }
+    this.out = [];
+    this.ping = false;
+    if (this.channels.size === 0) this.retire(1000, "no channels");
+  }
+
+  private receive(data: unknown): void {
+    if (typeof data !== "string") return;
+    if (data === "pong") {
+      for (const c of this.channels.values()) c.emit("message", { data: "pong" });
+      return;
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(data);
+    } catch {
+      return;
+    }
+    if (!Array.isArray(parsed)) {
+      // Not an envelope: the Worker refusing the socket itself (a connect-error for everyone).
+      for (const c of this.channels.values()) c.emit("message", { parsed });
+      return;
+    }
+    for (const env of parsed as Array<{ ch?: number; m?: unknown; close?: [number, string] }>) {
+      const c = env.ch === undefined ? undefined : this.channels.get(env.ch);
+      if (!c) continue;
+      if (env.m !== undefined) c.emit("message", { parsed: env.m });
+      if (env.close) {
+        this.channels.delete(c.ch);
+        c.ended(env.close[0], env.close[1]);
+      }
+    }
+    if (this.channels.size === 0 && !this.flushScheduled) this.retire(1000, "no channels");
+  }
+
+  private retire(code: number, reason: string): void {
+    if (this.done) return;
+    this.done = true;
+    this.onDone(this);
+    try {
+      this.ws.close(code, reason);
+    } catch {
+      // already closed
+    }
+  }
+
+  private end(code: number, reason: string): void {
+    this.done = true;
+    this.onDone(this);
+    for (const c of [...this.channels.values()]) c.ended(code, reason);
+    this.channels.clear();
+  }
+}
+
+/**
+ * Shares WebSockets among the sessions that use it: `connect(url, { namespace, share })`.
+ * Sessions of the same namespace URL ride one socket (a new one after MAX_CHANNELS); the
+ * first session's token opens it, so share only among sessions with the same token.
+ */
+export class SocketShare {
+  private readonly carriers = new Map<string, Set<Carrier>>();
+
+  constructor(private readonly factory: SocketFactory = defaultFactory) {}
+
+  /** A SocketFactory whose sockets are channels of shared sockets. */
+  readonly socket: SocketFactory = (url, protocols) => {
+    let set = this.carriers.get(url);
+    if (!set) this.carriers.set(url, (set = new Set()));
+    for (const c of set) if (!c.done && c.size < MAX_CHANNELS) return c.channel();
+    const carrier = new Carrier(this.factory, url, protocols, (c) => set!.delete(c));
+    set.add(carrier);
+    return carrier.channel();
+  };
+}
+
+function defaultFactory(url: string, protocols: string[]): SocketLike {
+  if (typeof WebSocket === "undefined") throw new Error("no global WebSocket: pass a factory");
+  return new WebSocket(url, protocols);
+}
