@@ -35,6 +35,8 @@ const HELP = `usage: npm run bench -- [options]
                           bundle on bare workerd) or wrangler-dev (the development server)
   --no-coalesce           edgekeeper's client sends one frame per request instead of one per tick
                           (to measure what coalescing is worth)
+  --no-share              every edgekeeper session gets its own WebSocket instead of sharing the
+                          bench process's sockets (SocketShare; to measure what sharing is worth)
   --url <http://host:port> benchmark an edgekeeper that is already running (e.g. \`npm run serve\`)
                           instead of starting one; its CPU and memory are those of the
                           process listening on that port and its children
@@ -108,6 +110,7 @@ function parseOptions(argv: string[]): Options {
       url: { type: "string" },
       server: { type: "string" },
       "no-coalesce": { type: "boolean", default: false },
+      "no-share": { type: "boolean", default: false },
       quick: { type: "boolean", default: false },
       only: { type: "string" },
       duration: { type: "string" },
@@ -184,6 +187,7 @@ function parseOptions(argv: string[]): Options {
     url: values.url,
     server: serverKind(values.server),
     coalesce: !values["no-coalesce"],
+    share: !values["no-share"],
     report: values.report,
     profile: values.profile,
     quietPct: n("quiet-pct", values["quiet-pct"], 15),
@@ -411,9 +415,14 @@ async function main(): Promise<void> {
       notes.push("Profiled run (--profile): a V8 CPU profile of the Worker was taken in every edgekeeper window, which slows edgekeeper down; use its numbers for proportions, not for speed.");
     }
     if (!opts.coalesce) notes.push("--no-coalesce: edgekeeper's client sent one frame per request (coalescing off).");
+    notes.push(
+      opts.share
+        ? "edgekeeper's sessions in the bench process shared WebSockets (client option `share`, up to 200 sessions per socket); ZooKeeper's client has one TCP connection per session."
+        : "--no-share: every edgekeeper session had its own WebSocket.",
+    );
     const treeRssMiB = (pid: number | undefined) => () => (pid === undefined ? 0 : processTree(pid).reduce((a, p) => a + p.rssBytes, 0) / 2 ** 20);
     const targets: Array<{ target: Target; meter: Meter; rss: () => number }> = [
-      { target: edgekeeperTarget(ekUrl, namespace, opts.coalesce), meter: meterEk(hook), rss: treeRssMiB(ekRoot ?? attachedPid) },
+      { target: edgekeeperTarget(ekUrl, namespace, opts.coalesce, opts.share), meter: meterEk(hook), rss: treeRssMiB(ekRoot ?? attachedPid) },
     ];
     if (opts.systems.includes("zookeeper")) {
       ensureZooKeeperInstalled((s) => progress.log(s));

@@ -1,5 +1,5 @@
 import zookeeper from "node-zookeeper-client";
-import { connect as ekConnect, Mutex, type EdgeKeeper } from "../../src/client/index.js";
+import { connect as ekConnect, Mutex, SocketShare, type EdgeKeeper } from "../../src/client/index.js";
 
 /**
  * The two systems behind one small interface, so that every workload runs the same code on
@@ -85,13 +85,19 @@ class EkSession implements Session {
   }
 }
 
-export function edgekeeperTarget(baseUrl: string, namespace: string, coalesce = true): Target {
+/**
+ * edgekeeper through its own client. `share`: the sessions of this target (of this bench
+ * process) ride shared WebSockets (SocketShare, up to 200 sessions each), as a process that
+ * holds many sessions would connect; off, every session has its own socket.
+ */
+export function edgekeeperTarget(baseUrl: string, namespace: string, coalesce = true, share = true): Target {
+  const pool = share ? new SocketShare() : undefined;
   return {
-    inNamespace: (suffix) => edgekeeperTarget(baseUrl, `${namespace}-${suffix}`, coalesce),
+    inNamespace: (suffix) => edgekeeperTarget(baseUrl, `${namespace}-${suffix}`, coalesce, share),
     name: "edgekeeper",
     lockImpl: "src/client/recipes/mutex.ts (Mutex)",
     async connect() {
-      return new EkSession(await ekConnect(baseUrl, { namespace, sessionTimeout: 30_000, connectTimeout: 30_000, coalesce }));
+      return new EkSession(await ekConnect(baseUrl, { namespace, sessionTimeout: 30_000, connectTimeout: 30_000, coalesce, share: pool }));
     },
     async lock(session, base) {
       const lease = await new Mutex((session as EkSession).zk, base).acquire();

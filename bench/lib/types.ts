@@ -53,6 +53,8 @@ export interface Options {
   server: "workerd" | "wrangler-dev";
   /** edgekeeper's client coalesces the requests of one tick into one frame (default). */
   coalesce: boolean;
+  /** edgekeeper's sessions share the bench process's WebSockets (SocketShare; default). */
+  share: boolean;
   /** Also write docs/benchmarks.md. */
   report: boolean;
   /** Take a V8 CPU profile of edgekeeper's Worker during each measured window (perturbs the numbers). */

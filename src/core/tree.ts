@@ -38,6 +38,8 @@ function record(tx: Txn, type: Change["type"], path: string, acl?: readonly ACL[
   tx.changes.push({ zxid: tx.zxid, idx: tx.changes.length, type, path, time: tx.time, session: tx.session, acl });
 }
 
+const hasRemovalTimer = (mode: CreateMode) => isTtl(mode) || mode === CreateMode.CONTAINER;
+
 export function mustGet(store: Store, path: string): ZNode {
   const node = store.getNode(path);
   if (!node) throw new ZkError(Code.NONODE, `no node ${path}`);
@@ -142,7 +144,10 @@ export function removeNode(tx: Txn, node: ZNode): void {
   if (tx.zxid > parent.stat.pzxid) parent.stat.pzxid = tx.zxid;
   store.putNode(parent);
   record(tx, "delete", node.path, node.acl);
-  tx.touched.add(parentPath);
+  // Only TTL nodes and containers have removal timers to review: the parent (it may now be
+  // childless) and the node itself (its timer goes with it).
+  if (hasRemovalTimer(parent.mode)) tx.touched.add(parentPath);
+  if (hasRemovalTimer(node.mode)) tx.touched.add(node.path);
 }
 
 export function applySetData(tx: Txn, req: SetDataRequest): { stat: Stat } {

@@ -3,6 +3,7 @@ import type { CreateMode } from "../core/create-mode.js";
 import type { Change, SessionRecord, Store, Timer, TimerKind, WatchKind, WatchRow, ZNode } from "../core/store.js";
 import { nameOf } from "../core/paths.js";
 import { NodeCache } from "./node-cache.js";
+import { ChildrenCache, lowerBound } from "./children-cache.js";
 
 const SCHEMA = [
   `CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`,
@@ -34,6 +35,8 @@ const SCHEMA = [
 type Row = Record<string, SqlStorageValue>;
 
 const EMPTY = new Uint8Array(0);
+
+const parentPathOf = (path: string) => path.slice(0, Math.max(1, path.lastIndexOf("/")));
 
 function toBlob(data: Uint8Array): ArrayBuffer {
   return data.byteOffset === 0 && data.byteLength === data.buffer.byteLength
@@ -74,6 +77,7 @@ export class SqlStore implements Store {
   /** Statements that were not reads, since the store was made: whether an event wrote (metrics). */
   writes = 0;
   private readonly cache = new NodeCache();
+  private readonly children = new ChildrenCache();
   /** The earliest timer's due time: undefined = unknown, null = no timer. */
   private earliest: number | null | undefined;
 
@@ -98,7 +102,12 @@ export class SqlStore implements Store {
   }
 
   transaction<T>(fn: () => T): T {
-    return this.cache.transaction(() => this.storage.transactionSync(fn));
+    try {
+      return this.cache.transaction(() => this.storage.transactionSync(fn));
+    } catch (e) {
+      this.children.clear(); // rolled back: listings may name children that are not there
+      throw e;
+    }
   }
 
   getMeta(key: string): string | undefined {
@@ -128,7 +137,8 @@ export class SqlStore implements Store {
         data, JSON.stringify(n.acl), s.czxid, s.mzxid, s.pzxid, s.ctime, s.mtime, s.version, s.cversion, s.aversion, s.numChildren, n.mode, n.ttl, n.path,
       );
     } else {
-      const parent = n.path === "/" ? "" : n.path.slice(0, Math.max(1, n.path.lastIndexOf("/")));
+      const parent = n.path === "/" ? "" : parentPathOf(n.path);
+      if (n.path !== "/") this.children.added(parent, nameOf(n.path));
       this.sql.exec(
         `INSERT OR REPLACE INTO znodes (path, parent, data, acl, czxid, mzxid, pzxid, ctime, mtime, version, cversion, aversion, owner, num_children, mode, ttl)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -141,12 +151,21 @@ export class SqlStore implements Store {
   deleteNode(path: string): void {
     this.sql.exec(`DELETE FROM znodes WHERE path = ?`, path);
     this.cache.delete(path);
+    if (path !== "/") this.children.removed(parentPathOf(path), nameOf(path));
   }
   childNames(parent: string, after?: string, limit?: number): string[] {
+    const cached = this.children.get(parent);
+    if (cached) {
+      let start = after === undefined ? 0 : lowerBound(cached, after);
+      if (after !== undefined && cached[start] === after) start++;
+      return cached.slice(start, limit === undefined || limit < 0 ? undefined : start + limit);
+    }
     const from = after === undefined ? "" : parent === "/" ? "/" + after : parent + "/" + after;
-    return this.rows(`SELECT path FROM znodes WHERE parent = ? AND path > ? ORDER BY path LIMIT ?`, parent, from, limit ?? -1).map((r) =>
+    const names = this.rows(`SELECT path FROM znodes WHERE parent = ? AND path > ? ORDER BY path LIMIT ?`, parent, from, limit ?? -1).map((r) =>
       nameOf(r.path as string),
     );
+    if (after === undefined && (limit === undefined || limit < 0 || names.length < limit)) this.children.fill(parent, names);
+    return names;
   }
   countDescendants(path: string): number {
     if (path === "/") return (this.rows(`SELECT count(*) AS n FROM znodes`)[0].n as number) - 1;
@@ -178,8 +197,11 @@ export class SqlStore implements Store {
     return this.rows(`SELECT * FROM changelog WHERE zxid > ? ORDER BY zxid, idx`, zxid) as unknown as Change[];
   }
   trimChanges(maxZxid: number, before: number): number {
-    // Two index range reads, never a scan (an OR of both conditions would scan the log).
-    const old = (this.rows(`SELECT max(zxid) AS z FROM changelog WHERE time < ?`, before)[0].z as number | null) ?? 0;
+    // Two index range reads, never a scan (an OR of both conditions would scan the log). The
+    // newest row older than `before` is found through the time index: `max(zxid) … WHERE
+    // time < ?` would walk the primary key down from the newest row, across the whole
+    // retained log whenever nothing is old enough (measured: a tenth of a write's CPU).
+    const old = (this.rows(`SELECT zxid FROM changelog INDEXED BY changelog_by_time WHERE time < ? ORDER BY time DESC LIMIT 1`, before)[0]?.zxid as number | undefined) ?? 0;
     const top = Math.max(maxZxid, old);
     if (top <= 0) return 0;
     this.sql.exec(`DELETE FROM changelog WHERE zxid <= ?`, top);

@@ -3,6 +3,7 @@ import { evictDurableObject } from "cloudflare:test";
 import { connect, SocketShare, type EdgeKeeper } from "../../src/client/index.js";
 import { WorkerSocket } from "../helpers/worker-socket.js";
 import { freshNamespace, RawClient, sleep, stubFor } from "../helpers/raw-client.js";
+import { worker } from "../helpers/http.js";
 
 /**
  * Sessions sharing one WebSocket (src/client/shared-socket.ts, docs/protocol.md §10): each
@@ -109,13 +110,13 @@ describe("shared sockets", () => {
 
 describe("shared sockets on the wire", () => {
   async function shared(ns: string) {
-    const res = await (await import("cloudflare:workers")).exports.default.fetch(`http://edgekeeper.test/v1/namespaces/${ns}/ws`, {
+    const res = await worker.fetch(`http://edgekeeper.test/v1/namespaces/${ns}/ws`, {
       headers: { Upgrade: "websocket", "Sec-WebSocket-Protocol": "edgekeeper.mux.v1" },
     });
     expect(res.headers.get("Sec-WebSocket-Protocol")).toBe("edgekeeper.mux.v1");
     const ws = res.webSocket!;
     const got: any[] = [];
-    ws.addEventListener("message", (e) => got.push(JSON.parse(e.data as string)));
+    ws.addEventListener("message", (e: MessageEvent) => got.push(JSON.parse(e.data as string)));
     ws.accept();
     const next = async (pred: (m: any) => boolean) => {
       for (let i = 0; i < 200; i++) {
