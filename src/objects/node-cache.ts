@@ -42,6 +42,11 @@ export class NodeCache {
     return { entries: this.nodes.size, bytes: this.bytes, max_entries: this.maxEntries, max_bytes: this.maxBytes, hits: this.hits, misses: this.misses };
   }
 
+  /** The cached entry itself (not a copy, not counted as a lookup): for comparing before a write. Do not mutate. */
+  peek(path: string): ZNode | undefined {
+    return this.nodes.get(path);
+  }
+
   has(path: string): boolean {
     return this.nodes.has(path);
   }

@@ -36,6 +36,19 @@ type Row = Record<string, SqlStorageValue>;
 
 const EMPTY = new Uint8Array(0);
 
+/** Stat fields kept in their own columns (dataLength is the data's length; ephemeralOwner never changes). */
+const STAT_COLUMNS: ReadonlyArray<[string, "czxid" | "mzxid" | "pzxid" | "ctime" | "mtime" | "version" | "cversion" | "aversion" | "numChildren"]> = [
+  ["czxid", "czxid"],
+  ["mzxid", "mzxid"],
+  ["pzxid", "pzxid"],
+  ["ctime", "ctime"],
+  ["mtime", "mtime"],
+  ["version", "version"],
+  ["cversion", "cversion"],
+  ["aversion", "aversion"],
+  ["num_children", "numChildren"],
+];
+
 const parentPathOf = (path: string) => path.slice(0, Math.max(1, path.lastIndexOf("/")));
 
 function toBlob(data: Uint8Array): ArrayBuffer {
@@ -129,13 +142,20 @@ export class SqlStore implements Store {
   putNode(n: ZNode): void {
     const s = n.stat;
     const data = n.data.byteLength ? toBlob(n.data) : null;
-    if (this.cache.has(n.path)) {
-      // An existing row (the cache is exact): update in place, leaving its indexed columns
-      // (parent, owner) alone — cheaper than REPLACE, which deletes and re-inserts.
-      this.sql.exec(
-        `UPDATE znodes SET data = ?, acl = ?, czxid = ?, mzxid = ?, pzxid = ?, ctime = ?, mtime = ?, version = ?, cversion = ?, aversion = ?, num_children = ?, mode = ?, ttl = ? WHERE path = ?`,
-        data, JSON.stringify(n.acl), s.czxid, s.mzxid, s.pzxid, s.ctime, s.mtime, s.version, s.cversion, s.aversion, s.numChildren, n.mode, n.ttl, n.path,
-      );
+    const old = this.cache.peek(n.path);
+    if (old) {
+      // An existing row (the cache is exact): update in place only the columns that changed —
+      // a setData touches four, a child's create or delete three of its parent's — leaving the
+      // indexed columns (parent, owner) alone; cheaper than REPLACE or a full-row UPDATE.
+      const sets: string[] = [];
+      const args: unknown[] = [];
+      const col = (name: string, value: unknown) => (sets.push(`${name} = ?`), args.push(value));
+      if (n.data !== old.data) col("data", data);
+      if (n.acl !== old.acl && JSON.stringify(n.acl) !== JSON.stringify(old.acl)) col("acl", JSON.stringify(n.acl));
+      for (const [name, key] of STAT_COLUMNS) if (s[key] !== old.stat[key]) col(name, s[key]);
+      if (n.mode !== old.mode) col("mode", n.mode);
+      if (n.ttl !== old.ttl) col("ttl", n.ttl);
+      if (sets.length > 0) this.sql.exec(`UPDATE znodes SET ${sets.join(", ")} WHERE path = ?`, ...args, n.path);
     } else {
       const parent = n.path === "/" ? "" : parentPathOf(n.path);
       if (n.path !== "/") this.children.added(parent, nameOf(n.path));
