@@ -225,7 +225,7 @@ latency-type workloads (f, g) the latency ratio is ZooKeeper / edgekeeper, so th
 means edgekeeper is better**. ⚠ marks a measurement during which other processes on the
 machine used more than ${NOISY_PCT} % of a core (see "other load" below); ‡ marks one where the
 load generator's event loop was ≥ ${CLIENT_BOUND_PCT} % busy, so the client, not the server, set
-the pace: that figure is a lower bound for the server.
+the pace: that figure is a lower bound for the server.${(res.options as { share?: boolean }).share ? " edgekeeper's sessions shared the benchmark process's WebSockets (the client's `share` option, docs/client.md); ZooKeeper's client has a TCP connection per session. `--no-share` gives each session its own socket: the difference is in the levers table." : ""}
 
 ${summaryTable(res)}
 
