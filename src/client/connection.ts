@@ -21,7 +21,8 @@ export type State = "connecting" | "connected" | "suspended" | "expired" | "clos
 /** The part of a WebSocket the client uses; browsers, Workers and Node 22 all provide it. */
 export interface SocketLike {
   readonly readyState: number;
-  send(data: string): void;
+  /** `requests`: how many requests the frame holds (a shared socket's channel uses it to keep frames within the server's batch limit; WebSockets ignore it). */
+  send(data: string, requests?: number): void;
   close(code?: number, reason?: string): void;
   addEventListener(type: "open" | "message" | "close" | "error", listener: (ev: any) => void): void;
 }
@@ -214,9 +215,9 @@ export class Connection {
     ws.addEventListener("error", lost);
   }
 
-  private sendRaw(text: string): void {
+  private sendRaw(text: string, requests = 1): void {
     this.lastSent = Date.now();
-    this.ws?.send(text);
+    this.ws?.send(text, requests);
   }
 
   private onMessage(m: Msg): void {
@@ -451,7 +452,7 @@ export class Connection {
     const batch = this.queue.splice(0, texts.length);
     for (const p of batch) this.inflight.set(p.xid, p);
     this.unanswered.push(batch.map((p) => p.xid));
-    this.sendRaw(texts.length === 1 ? texts[0] : `[${texts.join(",")}]`);
+    this.sendRaw(texts.length === 1 ? texts[0] : `[${texts.join(",")}]`, texts.length);
     if (this.queue.length > 0) this.scheduleFlush();
   }
 

@@ -26,6 +26,10 @@ export const SHARED_SUBPROTOCOL = "edgekeeper.mux.v1";
 /** Channels per shared socket; the server refuses more (the socket's state must fit its 16 KiB attachment). */
 export const MAX_CHANNELS = 200;
 
+/** The server's default batch limit (EDGEKEEPER_MAX_BATCH) and a quarter of its frame limit, per shared frame. */
+const MAX_REQUESTS = 1000;
+const FRAME_BUDGET = 1024 * 1024;
+
 type Listener = (ev: any) => void;
 
 /** One session's view of a shared socket. */
@@ -61,9 +65,9 @@ class Channel implements SocketLike {
     this.emit("close", { code, reason });
   }
 
-  send(text: string): void {
+  send(text: string, requests = 1): void {
     if (this.readyState !== 1) throw new Error("channel not open");
-    this.carrier.send(this.ch, text);
+    this.carrier.send(this.ch, text, requests);
   }
 
   close(): void {
@@ -79,6 +83,12 @@ class Carrier {
   private readonly channels = new Map<number, Channel>();
   private nextCh = 1;
   private out: string[] = [];
+  /** Requests and characters in `out`: a shared frame stays within the server's batch and frame limits. */
+  private outRequests = 0;
+  private outChars = 0;
+  /** The server's limits, as its handshakes announce them. */
+  private maxRequests = MAX_REQUESTS;
+  private frameBudget = FRAME_BUDGET;
   private ping = false;
   private flushScheduled = false;
   /** No new channels: the socket is closing or closed. */
@@ -108,11 +118,18 @@ class Carrier {
     return c;
   }
 
-  send(ch: number, text: string): void {
+  send(ch: number, text: string, requests: number): void {
     // Heartbeats are the socket's: one `ping` answers for every channel (the runtime replies
     // without waking the object, and the pong is handed to every channel).
     if (text === "ping") this.ping = true;
-    else this.out.push(`{"ch":${ch},"f":${text}}`);
+    else {
+      // The server's batch limit counts a shared frame's requests together: send what is
+      // collected first if this channel's frame would take it over (or over the size budget).
+      if (this.out.length > 0 && (this.outRequests + requests > this.maxRequests || this.outChars + text.length > this.frameBudget)) this.sendCollected();
+      this.out.push(`{"ch":${ch},"f":${text}}`);
+      this.outRequests += requests;
+      this.outChars += text.length + 16;
+    }
     this.scheduleFlush();
   }
 
@@ -131,15 +148,26 @@ class Carrier {
     });
   }
 
-  private flush(): void {
-    if (this.ws.readyState !== 1) return;
+  private sendCollected(): void {
+    if (this.out.length === 0 || this.ws.readyState !== 1) return;
     try {
-      if (this.out.length > 0) this.ws.send(`[${this.out.join(",")}]`);
-      if (this.ping) this.ws.send("ping");
+      this.ws.send(`[${this.out.join(",")}]`);
     } catch {
       // The socket is going away; its close event ends the channels.
     }
     this.out = [];
+    this.outRequests = 0;
+    this.outChars = 0;
+  }
+
+  private flush(): void {
+    if (this.ws.readyState !== 1) return;
+    this.sendCollected();
+    try {
+      if (this.ping) this.ws.send("ping");
+    } catch {
+      // As above.
+    }
     this.ping = false;
     if (this.channels.size === 0) this.retire(1000, "no channels");
   }
@@ -164,7 +192,14 @@ class Carrier {
     for (const env of parsed as Array<{ ch?: number; m?: unknown; close?: [number, string] }>) {
       const c = env.ch === undefined ? undefined : this.channels.get(env.ch);
       if (!c) continue;
-      if (env.m !== undefined) c.emit("message", { parsed: env.m });
+      if (env.m !== undefined) {
+        const hello = env.m as { type?: string; maxBatch?: unknown; maxFrameBytes?: unknown };
+        if (hello.type === "connected") {
+          if (typeof hello.maxBatch === "number") this.maxRequests = Math.min(MAX_REQUESTS, hello.maxBatch);
+          if (typeof hello.maxFrameBytes === "number") this.frameBudget = Math.min(FRAME_BUDGET, Math.floor(hello.maxFrameBytes / 4));
+        }
+        c.emit("message", { parsed: env.m });
+      }
       if (env.close) {
         this.channels.delete(c.ch);
         c.ended(env.close[0], env.close[1]);

@@ -273,8 +273,10 @@ export class SessionServer {
    */
   private handleShared(conn: Connection, msg: unknown, now: number, out: Outbox): void {
     const envelopes = Array.isArray(msg) ? msg : [msg];
-    if (envelopes.length > this.limits.maxBatch) {
-      out.push(conn, responseMessage(null, this.ns.zxid, undefined, new ZkError(Code.THROTTLEDOP, `a shared frame holds at most ${this.limits.maxBatch} envelopes (EDGEKEEPER_MAX_BATCH); this one has ${envelopes.length}`)));
+    // The batch limit holds for the whole shared frame: its envelopes' requests together.
+    const requests = envelopes.reduce((n: number, e) => n + (Array.isArray((e as { f?: unknown })?.f) ? ((e as { f: unknown[] }).f.length) : 1), 0);
+    if (requests > this.limits.maxBatch) {
+      out.push(conn, responseMessage(null, this.ns.zxid, undefined, new ZkError(Code.THROTTLEDOP, `a shared frame holds at most ${this.limits.maxBatch} requests (EDGEKEEPER_MAX_BATCH) across its envelopes; this one has ${requests}`)));
       return;
     }
     for (const env of envelopes as Array<{ ch?: unknown; f?: unknown; close?: unknown }>) {

@@ -182,3 +182,31 @@ describe("shared sockets on the wire", () => {
     s.ws.close();
   });
 });
+
+describe("shared sockets and the batch limit", () => {
+  it("the sessions' requests of one tick are split into shared frames within the server's batch limit", async () => {
+    const ns = freshNamespace("share");
+    const share = new SocketShare(factory);
+    const all = await Promise.all(Array.from({ length: 3 }, () => connect("http://edgekeeper.test", { namespace: ns, share })));
+    clients.push(...all);
+    // 3 × 600 requests in one tick: more than the 1000 a frame may hold.
+    const results = await Promise.all(all.flatMap((s) => Array.from({ length: 600 }, () => s.exists("/"))));
+    expect(results.every((r) => r !== null)).toBe(true);
+  });
+
+  it("the server refuses a shared frame whose envelopes hold more requests than the batch limit, as a whole", async () => {
+    const ns = freshNamespace("share");
+    const res = await worker.fetch(`http://edgekeeper.test/v1/namespaces/${ns}/ws`, { headers: { Upgrade: "websocket", "Sec-WebSocket-Protocol": "edgekeeper.mux.v1" } });
+    const ws = res.webSocket!;
+    const got: any[] = [];
+    ws.addEventListener("message", (e: MessageEvent) => got.push(JSON.parse(e.data as string)));
+    ws.accept();
+    ws.send(JSON.stringify([{ ch: 1, f: { type: "connect", v: 1, timeout: 10_000, lastZxid: 0 } }]));
+    for (let i = 0; i < 100 && got.length === 0; i++) await sleep(10);
+    const reqs = (n: number) => Array.from({ length: n }, (_, i) => ({ xid: i + 1, op: "exists", path: "/" }));
+    ws.send(JSON.stringify([{ ch: 1, f: reqs(600) }, { ch: 1, f: reqs(600) }]));
+    for (let i = 0; i < 100 && got.length === 1; i++) await sleep(10);
+    expect(got[1]).toMatchObject({ xid: null, err: -127, code: "THROTTLEDOP" });
+    ws.close();
+  });
+});
