@@ -82,13 +82,17 @@ export async function runShell(zk: EdgeKeeper, out: Output, namespace: string, e
   let last = 0;
   if (terminal) {
     out.text(`Connected to namespace ${namespace} (session ${zk.sessionId}). Type help for the verbs, quit to leave.`);
+    // Ctrl-C drops the line being typed; on an empty line it leaves, like Ctrl-D.
     rl.on("SIGINT", () => {
-      rl.write("\n");
+      if (rl.line === "") return rl.close();
+      rl.write(null, { ctrl: true, name: "e" });
+      rl.write(null, { ctrl: true, name: "u" });
+      process.stdout.write("^C\n");
       rl.prompt();
     });
     rl.prompt();
   }
-  zk.onState((s) => {
+  const off = zk.onState((s) => {
     if (terminal && s !== "connected") out.text(`[${s}]`);
   });
   for await (const line of rl) {
@@ -118,6 +122,7 @@ export async function runShell(zk: EdgeKeeper, out: Output, namespace: string, e
     }
     if (terminal) rl.prompt();
   }
+  off();
   rl.close();
   return last;
 }

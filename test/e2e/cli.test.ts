@@ -262,6 +262,10 @@ describe("the edgekeeper CLI against the local server", () => {
     const late = await ek(["--json", "lock", "-t", "300", "/locks/job", "--", "true"]);
     expect(late.code).toBe(9);
     expect(json(late)[0]).toMatchObject({ ok: false, message: expect.stringMatching(/not granted within 300 ms/) });
+    const waiter = start(["lock", "/locks/job", "--", "true"], env(), "");
+    await new Promise<void>((ok) => waiter.proc.stderr!.on("data", (d) => String(d).includes("waiting") && ok()));
+    waiter.proc.kill("SIGINT"); // gives up waiting
+    expect((await waiter.done).code).toBe(130);
     holder.proc.stdin!.end("go\n");
     expect((await holder.done).code).toBe(0);
 

@@ -35,6 +35,7 @@ const lock: Command = {
       const ac = new AbortController();
       void ctx.interrupted.then(() => ac.abort(new Error("interrupted")));
       let lease;
+      if (!ctx.out.json) process.stderr.write(`lock ${path}: waiting\n`);
       try {
         lease = await new Mutex(ctx.zk, path).acquire(timeout === undefined ? { signal: ac.signal } : { timeout, signal: ac.signal });
       } catch (e) {
