@@ -21,7 +21,7 @@ export function helpText(shell = false): string {
     ...verbs,
     "",
     "Exit codes: 0 ok, 1 other server error, 2 usage, 3 connection/auth/session, 4 NONODE,",
-    "5 NODEEXISTS, 6 BADVERSION, 7 NOTEMPTY, 8 NOAUTH, 9 lock not granted in time;",
-    "lock exits with its command's code. Docs: docs/cli.md",
+    "5 NODEEXISTS, 6 BADVERSION, 7 NOTEMPTY, 8 NOAUTH, 9 lock not granted in time,",
+    "130 interrupted; lock exits with its command's code. Docs: docs/cli.md",
   ].join("\n");
 }

@@ -90,12 +90,30 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   }
   const zk = await open(options, out);
   if (typeof zk === "number") return zk;
-  const interrupted = new Promise<void>((resolve) => {
-    process.once("SIGINT", () => resolve());
-    process.once("SIGTERM", () => resolve());
-  });
+  // Ctrl-C / SIGTERM: commands that wait (watches, -w, lock) take it as their cue to finish
+  // cleanly by reading ctx.interrupted; any other command is cut short with 130.
+  let awaited = false;
+  let interrupt!: () => void;
+  const interrupted = new Promise<void>((resolve) => (interrupt = resolve));
+  const onSignal = () => {
+    if (!awaited) process.exit(130);
+    interrupt();
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  const ctx: Context = {
+    zk,
+    out,
+    interactive: false,
+    namespace: options.namespace,
+    get interrupted() {
+      awaited = true;
+      return interrupted;
+    },
+    readStdin,
+  };
   try {
-    return await run({ zk, out, interactive: false, namespace: options.namespace, interrupted, readStdin });
+    return await run(ctx);
   } catch (e) {
     return out.error(e);
   } finally {

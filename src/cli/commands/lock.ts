@@ -51,11 +51,12 @@ const lock: Command = {
         stdio: "inherit",
         env: { ...process.env, EDGEKEEPER_FENCING_TOKEN: String(lease.token), EDGEKEEPER_LOCK_PATH: path, EDGEKEEPER_LOCK_NODE: lease.path },
       });
-      const forward = (sig: NodeJS.Signals) => () => child.kill(sig);
-      const onInt = forward("SIGINT");
-      const onTerm = forward("SIGTERM");
-      process.on("SIGINT", onInt);
+      // Ctrl-C reaches the command from the terminal (same process group); signals sent to
+      // lock alone are passed on.
+      const onTerm = () => child.kill("SIGTERM");
+      const onHup = () => child.kill("SIGHUP");
       process.on("SIGTERM", onTerm);
+      process.on("SIGHUP", onHup);
       let lost = false;
       void lease.lost.then((why) => {
         lost = true;
@@ -69,8 +70,8 @@ const lock: Command = {
         });
         child.once("exit", (c, sig) => resolve(c ?? 128 + (sig ? (constants.signals[sig] ?? 0) : 0)));
       });
-      process.off("SIGINT", onInt);
       process.off("SIGTERM", onTerm);
+      process.off("SIGHUP", onHup);
       await lease.release().catch(() => {});
       ctx.out.result({ path, node: lease.path, token: lease.token, exitCode: code, lost });
       return lost ? Exit.CONNECTION : code;
