@@ -61,6 +61,10 @@ const bindings = [
   ...cfg.durable_objects.bindings.map((b) => `(name = ${JSON.stringify(b.name)}, durableObjectNamespace = ${JSON.stringify(b.class_name)})`),
   ...Object.entries(vars).map(([k, v]) => `(name = ${JSON.stringify(k)}, text = ${JSON.stringify(typeof v === "string" ? v : JSON.stringify(v))})`),
 ];
+// Static assets (the web explorer, docs/explorer.md): a read-only disk service bound as the
+// assets binding; the Worker runs first and hands it what is not its own (run_worker_first).
+const assetsDir = cfg.assets?.directory ? resolve(root, cfg.assets.directory) : undefined;
+if (assetsDir && cfg.assets.binding) bindings.push(`(name = ${JSON.stringify(cfg.assets.binding)}, service = "assets")`);
 const namespaces = cfg.durable_objects.bindings.map(
   (b) => `(className = ${JSON.stringify(b.class_name)}, uniqueKey = ${JSON.stringify(`${cfg.name}-${b.class_name}`)}, enableSql = ${sqliteClasses.has(b.class_name)})`,
 );
@@ -69,7 +73,7 @@ const capnp = `using Workerd = import "/workerd/workerd.capnp";
 const config :Workerd.Config = (
   services = [
     (name = "main", worker = .worker),
-    (name = "state", disk = (path = ${JSON.stringify(persist)}, writable = true)),
+    (name = "state", disk = (path = ${JSON.stringify(persist)}, writable = true)),${assetsDir ? `\n    (name = "assets", disk = (path = ${JSON.stringify(assetsDir)}, writable = false)),` : ""}
   ],
   sockets = [ (name = "http", address = ${JSON.stringify(`${ip}:${port}`)}, http = (), service = "main") ],
 );

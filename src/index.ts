@@ -12,6 +12,7 @@ import { semaphoreAcquireRoute, semaphoreRefreshRoute, semaphoreReleaseRoute } f
 import { campaignRoute, leaderRoute, observeRoute, proclaimRoute, resignRoute } from "./routes/http/elections.js";
 import { pollRoute, watchRoute } from "./routes/http/watch.js";
 import * as admin from "./routes/admin.js";
+import { explorerAsset, isServicePath } from "./routes/explorer.js";
 
 export { NamespaceObject } from "./objects/namespace-object.js";
 
@@ -71,5 +72,10 @@ router.all("*", notFound);
 
 export default {
   // Before any route: a service without a key configured refuses everything (secure by default).
-  fetch: (request: Request, env: Env, ctx: ExecutionContext) => serviceGate(request, env) ?? router.fetch(request, env, ctx),
+  // Then the service's routes (/v1/*, /healthz); any other path is a file of the web explorer
+  // (public/, docs/explorer.md) if there is one.
+  fetch: async (request: Request, env: Env, ctx: ExecutionContext) =>
+    serviceGate(request, env) ??
+    (isServicePath(new URL(request.url).pathname) ? undefined : await explorerAsset(request, env)) ??
+    router.fetch(request, env, ctx),
 } satisfies ExportedHandler<Env>;

@@ -14,7 +14,7 @@ import { fileURLToPath } from "node:url";
  *   dev registry, so it cannot clash with a developer's `npm start` or another run.
  * - wrangler and the workerd processes it spawns are started in their own process group and
  *   stopped as a group, so nothing outlives the test run (there is also a process-exit hook).
- * - It serves a snapshot of the sources taken at start (src/, wrangler.toml, package.json,
+ * - It serves a snapshot of the sources taken at start (src/, public/, wrangler.toml, package.json,
  *   tsconfig.json copied into the temp dir, node_modules linked): `wrangler dev` watches its
  *   sources and reloads the Worker — closing every socket — when one changes, so without the
  *   snapshot an edit made while tests run would break them. restart() serves the same snapshot.
@@ -123,7 +123,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<LocalServer
   mkdirSync(persistDir);
   const project = join(tmp, "project");
   mkdirSync(project);
-  for (const f of ["src", "wrangler.toml", "package.json", "tsconfig.json"])
+  for (const f of ["src", "public", "wrangler.toml", "package.json", "tsconfig.json"])
     if (existsSync(join(ROOT, f))) cpSync(join(ROOT, f), join(project, f), { recursive: true });
   symlinkSync(join(ROOT, "node_modules"), join(project, "node_modules"), "dir");
   const logFile: WriteStream = createWriteStream(join(tmp, "server.log"));
