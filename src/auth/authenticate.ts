@@ -99,6 +99,9 @@ export async function authenticate(request: Request, env: Env, ns: string, right
       throw e;
     }
     if (!grant) return new Refusal(403, Code.NOAUTH, `the token does not name namespace "${ns}"`);
+    // jose tolerates 30 s of clock skew; a connection opened with a token inside that window
+    // would be closed at once as expired, so such a token is refused here instead.
+    if (grant.expiresAt !== undefined && grant.expiresAt <= Date.now()) return new Refusal(401, Code.AUTHFAILED, "the bearer token has expired");
   } else return new Refusal(503, Code.AUTHFAILED, HOW_TO_CONFIGURE);
   if (!grant[right]) return new Refusal(403, Code.NOAUTH, `the token does not grant ${right} on namespace "${ns}"`);
   grants.set(request, grant);
