@@ -6,6 +6,7 @@
 import type { EdgeKeeper, Stat } from "../client/index.js";
 import { h, kvTable, table } from "./dom.js";
 import { bytes, childPath, time } from "./format.js";
+import type { Monitor } from "../protocol/admin.js";
 
 export class AdminError extends Error {
   constructor(
@@ -30,36 +31,10 @@ export async function admin<T>(ns: string, cmd: string, token: string | undefine
   throw new AdminError(`${res.status} ${body?.code ?? ""}: ${why}`, res.status);
 }
 
-type Num = number | undefined;
-interface Mntr {
-  zxid: number;
-  znode_count: number;
-  ephemerals_count: number;
-  approximate_data_size: number;
-  data_bytes: number;
-  num_alive_connections: number;
-  connections_without_session: number;
-  global_sessions: number;
-  sessions: { connected: number; disconnected: number; leases: number };
-  watch_count: number;
-  watches: { data: number; child: number; persistent: number; recursive: number };
-  http_held_requests: number;
-  http_streams: number;
-  outstanding_requests: number;
-  ws_frames: number;
-  avg_latency: number;
-  min_latency: number;
-  max_latency: number;
-  uptime: number;
-  started_at: number;
-  latency: Record<string, { count: number; p50: Num; p90: Num; p99: Num; max: Num; avg: Num }>;
-  requests: Record<string, Record<string, { count: number; errors: number }>>;
-  changelog: { oldest_replayable_zxid: number; first_zxid: number; last_zxid: number; rows: number };
-}
-
 export async function metricsPanel(ns: string, token: string | undefined): Promise<Node> {
-  const m = await admin<Mntr>(ns, "mntr", token);
-  const lat = (k: string) => m.latency?.[k];
+  // The mntr reply as the object defines it (a type only: nothing of it is bundled).
+  const m = await admin<Monitor>(ns, "mntr", token);
+  const lat = (k: "write" | "read") => m.latency?.[k];
   const rows: [string, string, string | number][] = [
     ["zxid", "last zxid", m.zxid],
     ["znode_count", "znodes", m.znode_count],
