@@ -1,5 +1,5 @@
 import { Router } from "itty-router";
-import { wsRoute } from "./routes/ws.js";
+import { wsRoute, zkRoute } from "./routes/ws.js";
 import { guarded, serviceGate } from "./routes/guard.js";
 import { authConfigOf } from "./auth/authenticate.js";
 import { notFound } from "./routes/errors.js";
@@ -31,6 +31,8 @@ router
   // right it needs is named here, next to the route. WebSocket requests that write are
   // checked again per request by the object, against the connection's grant.
   .get(`${NS}/ws`, guarded("read", wsRoute))
+  // ZooKeeper's binary protocol (docs/zookeeper-compat.md): the same rights, checked the same way.
+  .get(`${NS}/zk`, guarded("read", zkRoute))
   .get(`${NS}/nodes/*`, guarded("read", nodesRoute))
   .head(`${NS}/nodes/*`, guarded("read", nodesRoute))
   .put(`${NS}/nodes/*`, guarded("write", nodesRoute))

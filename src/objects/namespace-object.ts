@@ -10,6 +10,7 @@ import type { ApiCall, ApiReply, ApiStreamCall, ApiStreamReply, ApiTarget } from
 import type { AdminCall, AdminReply, AdminTarget } from "../protocol/admin.js";
 import { Admin } from "./admin.js";
 import { Telemetry } from "./telemetry.js";
+import { JuteServer, WIRE_HEADER, ZK_SUBPROTOCOL } from "../protocol/jute/server.js";
 
 /**
  * One namespace: a Durable Object holding the tree in SQLite and its clients' hibernatable
@@ -21,6 +22,8 @@ export class NamespaceObject extends DurableObject<Env> implements ApiTarget, Ad
   readonly ns: Namespace;
   private readonly store: SqlStore;
   private readonly server: SessionServer;
+  /** ZooKeeper's binary protocol on the /zk route's sockets (src/protocol/jute). */
+  private readonly jute: JuteServer;
   private readonly sockets: SocketDirectory;
   /** The HTTP API (src/objects/http-api.ts), reached over typed RPC from src/routes/http. */
   private readonly http: HttpApi;
@@ -40,6 +43,8 @@ export class NamespaceObject extends DurableObject<Env> implements ApiTarget, Ad
     this.sockets = new SocketDirectory(ctx);
     this.server = new SessionServer(this.ns, this.sockets, settings.limits);
     this.server.onRequest = (op, err) => this.telemetry.wsRequest(op, err);
+    this.jute = new JuteServer(this.ns, this.sockets, this.server, settings.limits);
+    this.jute.onRequest = (op, err) => this.telemetry.wsRequest(op, err);
     this.maxConnections = settings.limits.maxConnections;
     // Heartbeats are answered by the runtime without waking the object; liveness is read
     // back from getWebSocketAutoResponseTimestamp when a session's timer comes due.
@@ -101,7 +106,12 @@ export class NamespaceObject extends DurableObject<Env> implements ApiTarget, Ad
     this.ctx.acceptWebSocket(server);
     const protocol = request.headers.get("Sec-WebSocket-Protocol");
     // A shared socket carries the sessions of many channels (src/client/shared-socket.ts).
-    const attachment: Attachment = { ip: request.headers.get("CF-Connecting-IP") ?? "127.0.0.1", grant, ...(protocol === SHARED_SUBPROTOCOL ? { channels: {} } : {}) };
+    const zk = request.headers.get(WIRE_HEADER) === ZK_SUBPROTOCOL;
+    const attachment: Attachment = {
+      ip: request.headers.get("CF-Connecting-IP") ?? "127.0.0.1",
+      grant,
+      ...(zk ? { zk: true as const } : protocol === SHARED_SUBPROTOCOL ? { channels: {} } : {}),
+    };
     server.serializeAttachment(attachment);
     this.sockets.accepted(grant);
     this.arm();
@@ -111,7 +121,13 @@ export class NamespaceObject extends DurableObject<Env> implements ApiTarget, Ad
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
     const at = Date.now();
     const writes = this.store.writes;
-    if (this.server.accept(socketConnection(ws), message, at)) setTimeout(() => this.drain(), 0);
+    const conn = socketConnection(ws);
+    if (conn.write) {
+      // A ZooKeeper packet: frames queued for a group commit arrived first, so they go first.
+      this.server.drain(at);
+      this.jute.onPacket(conn, message, at);
+      this.arm();
+    } else if (this.server.accept(conn, message, at)) setTimeout(() => this.drain(), 0);
     else this.arm();
     this.telemetry.frame(at, this.server.queued > 0, this.store.writes !== writes);
   }

@@ -1,6 +1,7 @@
 import { Code, codeName } from "../core/errors.js";
 import type { Connection, ConnectionDirectory } from "../protocol/session-server.js";
 import type { Grant } from "../protocol/grant.js";
+import { juteMessage } from "../protocol/jute/server.js";
 
 /** Grants nothing: what a socket without a readable attachment gets. */
 const NO_GRANT: Grant = Object.freeze({ read: false, write: false, admin: false, super: false });
@@ -15,6 +16,8 @@ export interface Attachment {
   heard?: number;
   /** A shared socket (subprotocol edgekeeper.mux.v1): its channels' sessions, by channel number. */
   channels?: Record<string, string>;
+  /** A ZooKeeper binary-protocol socket (route /zk, src/protocol/jute): one packet per binary message. */
+  zk?: true;
 }
 
 /** How stale the `heard` time in an attachment may get, to avoid re-serializing on every frame. */
@@ -59,8 +62,18 @@ export function socketConnection(ws: WebSocket): Connection {
       send(text: string) {
         ws.send(text);
       },
+      ...(att.zk
+        ? {
+            write(messages: unknown[]) {
+              for (const m of messages) {
+                const packet = juteMessage(m);
+                if (packet) ws.send(packet);
+              }
+            },
+          }
+        : {}),
       close(code: number, reason: string) {
-        save({ ip: att.ip, grant: att.grant, ...(att.channels ? { channels: {} } : {}) });
+        save({ ip: att.ip, grant: att.grant, ...(att.channels ? { channels: {} } : {}), ...(att.zk ? { zk: true as const } : {}) });
         ws.close(code, reason);
       },
       channel(ch: number): Connection {

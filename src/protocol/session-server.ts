@@ -25,6 +25,11 @@ export interface Connection {
   heard(now: number): void;
   send(text: string): void;
   close(code: number, reason: string): void;
+  /**
+   * A connection that speaks another encoding (ZooKeeper's binary protocol, src/protocol/jute)
+   * writes the messages the Outbox collected for it itself, in order, instead of one JSON frame.
+   */
+  write?(messages: unknown[]): void;
 
   // A shared socket carries channels, each a Connection with its own session (docs/protocol.md §10).
   /** This socket is shared: its frames are envelopes of channel frames. */
@@ -487,6 +492,14 @@ export class Outbox {
       list.push(text);
     };
     for (const [conn, q] of this.queues) {
+      if (conn.write) {
+        try {
+          conn.write(q);
+        } catch {
+          // As below.
+        }
+        continue;
+      }
       const text = q.length === 1 ? single(q[0]) : JSON.stringify(q);
       if (conn.carrier) envelope(conn, `{"ch":${conn.ch},"m":${text}}`);
       else

@@ -2,6 +2,7 @@ import type { IRequest } from "itty-router";
 import { Code } from "../core/errors.js";
 import { grantHeader, grantOf, offeredProtocols, SHARED_SUBPROTOCOL, SUBPROTOCOL } from "../auth/authenticate.js";
 import { zkErrorResponse } from "./errors.js";
+import { WIRE_HEADER, ZK_SUBPROTOCOL } from "../protocol/jute/server.js";
 
 /**
  * GET /v1/namespaces/:ns/ws — hands the WebSocket upgrade to the namespace's object, with the
@@ -19,6 +20,25 @@ export function wsRoute(request: IRequest, env: Env): Promise<Response> | Respon
   const offered = offeredProtocols(request);
   const protocol = offered.includes(SHARED_SUBPROTOCOL) ? SHARED_SUBPROTOCOL : offered.includes(SUBPROTOCOL) ? SUBPROTOCOL : undefined;
   if (protocol) headers.set("Sec-WebSocket-Protocol", protocol);
+  const stub = env.NAMESPACE.get(env.NAMESPACE.idFromName(name));
+  return stub.fetch(new Request(request.url, { headers }));
+}
+
+/**
+ * GET /v1/namespaces/:ns/zk — the same upgrade for ZooKeeper's binary protocol
+ * (docs/zookeeper-compat.md): one jute packet per binary message, without the TCP length
+ * prefix. The subprotocol `zookeeper` is selected when offered (the tunnel offers it, next to
+ * `bearer.<jwt>` when it has a token).
+ */
+export function zkRoute(request: IRequest, env: Env): Promise<Response> | Response {
+  if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket")
+    return zkErrorResponse(426, Code.BADARGUMENTS, "this route needs a WebSocket upgrade (Upgrade: websocket)");
+  const name = decodeURIComponent(request.params.ns);
+  const headers = new Headers({ Upgrade: "websocket" });
+  headers.set(...grantHeader(grantOf(request)));
+  headers.set("CF-Connecting-IP", request.headers.get("CF-Connecting-IP") ?? "127.0.0.1");
+  headers.set(WIRE_HEADER, ZK_SUBPROTOCOL);
+  if (offeredProtocols(request).includes(ZK_SUBPROTOCOL)) headers.set("Sec-WebSocket-Protocol", ZK_SUBPROTOCOL);
   const stub = env.NAMESPACE.get(env.NAMESPACE.idFromName(name));
   return stub.fetch(new Request(request.url, { headers }));
 }
