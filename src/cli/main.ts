@@ -81,6 +81,13 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
 
   const [verb, ...args] = rest;
   const cmd = findCommand(verb);
+  if (cmd?.standalone) {
+    try {
+      return await cmd.standalone(args, options, out);
+    } catch (e) {
+      return out.error(e);
+    }
+  }
   let run: (ctx: Context) => Promise<number>;
   try {
     if (!cmd) throw new UsageError(`unknown verb ${verb}: edgekeeper --help lists them`);

@@ -1,4 +1,5 @@
 import type { EdgeKeeper, WatchEvent } from "../../client/index.js";
+import type { GlobalOptions } from "../args.js";
 import type { Output } from "../output.js";
 
 /** What a command runs with. */
@@ -20,6 +21,8 @@ export interface Command {
   usage: string;
   summary: string;
   prepare(args: string[]): (ctx: Context) => Promise<number>;
+  /** A verb that needs no session (tunnel): runs instead of connecting, from the command line only. */
+  standalone?(args: string[], options: GlobalOptions, out: Output): Promise<number>;
 }
 
 /** A watch event as zkCli prints it, or one JSON line. */
