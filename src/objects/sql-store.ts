@@ -133,6 +133,15 @@ export class SqlStore implements Store {
   getNode(path: string): ZNode | undefined {
     const hit = this.cache.get(path);
     if (hit) return hit;
+    // A parent whose children are cached answers "no such child" without SQL: a create checks
+    // that its (often brand-new sequential) path does not exist yet.
+    if (path !== "/") {
+      const siblings = this.children.get(parentPathOf(path));
+      if (siblings) {
+        const name = nameOf(path);
+        if (siblings[lowerBound(siblings, name)] !== name) return undefined;
+      }
+    }
     const r = this.rows(`SELECT * FROM znodes WHERE path = ?`, path)[0];
     if (!r) return undefined;
     const node = nodeOf(r);
