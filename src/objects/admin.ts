@@ -93,7 +93,7 @@ export class Admin {
     const { ns } = this.host;
     const key = `${ns.zxid}/${ns.oldestReplayableZxid}`;
     if (this.log?.key !== key) {
-      const r = this.rows(`SELECT count(*) AS n, min(zxid) AS lo, max(zxid) AS hi FROM changelog`)[0];
+      const r = this.rows(`SELECT count(*) AS n, min(zxid) AS lo, max(zxid) AS hi FROM change_log`)[0];
       this.log = { key, window: { rows: r.n as number, first: (r.lo as number | null) ?? 0, last: (r.hi as number | null) ?? 0 } };
     }
     return this.log.window;
