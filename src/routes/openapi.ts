@@ -284,6 +284,16 @@ const ops: Op[] = [
     responses: { "101": { description: "switching protocols" }, "426": { description: "no Upgrade: websocket", content: jsonBody(ref("Error")) }, ...errors(429) },
     examples: [{ summary: "upgrade", params: { ns: "demo" }, headers: { Upgrade: "websocket" }, status: 101 }],
   },
+  {
+    method: "get",
+    path: `${NS}/zk`,
+    operationId: "zookeeper",
+    tag: "meta",
+    summary: "WebSocket upgrade for ZooKeeper's binary (jute) protocol: one packet per binary message, subprotocol zookeeper (docs/zookeeper-compat.md)",
+    parameters: [ns, { name: "Upgrade", in: "header", required: true, schema: str(undefined, { const: "websocket" }), example: "websocket" }],
+    responses: { "101": { description: "switching protocols" }, "426": { description: "no Upgrade: websocket", content: jsonBody(ref("Error")) }, ...errors(429) },
+    examples: [{ summary: "upgrade", params: { ns: "demo" }, headers: { Upgrade: "websocket" }, status: 101 }],
+  },
   // ---------------------------------------------------------------- nodes
   {
     method: "get",
