@@ -97,7 +97,7 @@ export interface Step {
 
 export interface Trace {
   steps: Step[];
-  events: Array<{ session: string; after: number; type: string; path: string }>;
+  events: Array<{ session: string; after: number; type: string; path: string; closing?: boolean }>;
   final: unknown;
 }
 
@@ -121,6 +121,13 @@ export function closeClient(s: SessionHandle): Promise<void> {
   });
 }
 
+/**
+ * Data read back, as text. A node created with no data (null, length -1 on the wire) reads
+ * back as null from ZooKeeper and as empty data from edgekeeper, which does not keep the
+ * difference (listed in docs/zookeeper-compat.md): both become "".
+ */
+const dataText = (d: unknown): string => (d as Buffer | null)?.toString() ?? "";
+
 const code = (e: unknown): number => {
   if (!e) return 0;
   const c = (e as { getCode?: () => number }).getCode?.();
@@ -143,7 +150,10 @@ export async function runSequence(connectString: string, seed: number, base: str
   const strip = (p: string) => (p === base ? "" : p.startsWith(base + "/") ? p.slice(base.length + 1) : p);
   const abs = (rel: string) => (rel ? `${base}/${rel}` : base);
 
-  const watcher = (s: SessionHandle) => (e: zookeeper.Event) => rawEvents.push({ session: s.name, after: s.responses, type: e.getName(), path: strip(e.getPath()) });
+  /** Set while a session closes: the events of its ephemerals' removal (one transaction) come in no defined order. */
+  let closing = false;
+  const watcher = (s: SessionHandle) => (e: zookeeper.Event) =>
+    rawEvents.push({ session: s.name, after: s.responses, type: e.getName(), path: strip(e.getPath()), ...(closing ? { closing } : {}) });
 
   const call = <T>(s: SessionHandle, f: (cb: (e: unknown, ...r: unknown[]) => void) => void): Promise<{ err: number; r: unknown[] }> =>
     new Promise((ok, fail) =>
@@ -160,8 +170,9 @@ export async function runSequence(connectString: string, seed: number, base: str
   const record = (s: SessionHandle, op: string, args: Record<string, unknown>, err: number, result?: unknown) =>
     steps.push({ i: steps.length, session: s.name, op, args, err, ...(result === undefined ? {} : { result }) });
 
-  const data = () => {
+  const data = (): Buffer => {
     const r = rand();
+    if (r < 0.05) return null as unknown as Buffer; // no data at all (-1 on the wire)
     if (r < 0.15) return Buffer.alloc(0);
     return Buffer.from(`v${Math.floor(rand() * 1000)}`.repeat(1 + Math.floor(rand() * 3)));
   };
@@ -172,9 +183,25 @@ export async function runSequence(connectString: string, seed: number, base: str
     record(s0, "create", { path: "", mode: "persistent" }, err, err ? undefined : strip(r[0] as string));
   }
 
+  // A few nodes to start from, so that most operations meet a node (errors still come often).
+  for (const rel of ["a", "b", "c", "a/x"]) {
+    const { err } = await call(s0, (cb) => s0.client.create(abs(rel), Buffer.from(rel), zookeeper.CreateMode.PERSISTENT, cb));
+    record(s0, "create", { path: rel, mode: "persistent" }, err);
+  }
+
+  // An ephemeral of s1 (it goes when s1 closes): no children allowed below it.
+  {
+    const e = await call(s1, (cb) => s1.client.create(abs("eph"), Buffer.from("e"), zookeeper.CreateMode.EPHEMERAL, cb));
+    record(s1, "create", { path: "eph", mode: "ephemeral" }, e.err);
+    const c = await call(s0, (cb) => s0.client.create(abs("eph/child"), Buffer.from("c"), zookeeper.CreateMode.PERSISTENT, cb));
+    record(s0, "create", { path: "eph/child", mode: "persistent" }, c.err);
+    const w = await call(s0, (cb) => s0.client.exists(abs("eph"), watcher(s0), cb));
+    record(s0, "exists", { path: "eph", watch: true }, w.err, w.err ? undefined : rawStat(w.r[0] as RawStat));
+  }
+
   for (let n = 0; n < ops; n++) {
     const s = rand() < 0.6 ? s0 : s1;
-    const rel = rand() < 0.08 ? pick(["nope", "nope/deeper", "c/missing"]) : pick(pool);
+    const rel = rand() < 0.06 ? pick(["nope", "nope/deeper", "c/missing"]) : rand() < 0.4 ? pick(["a", "b", "c"]) : pick(pool);
     const path = abs(rel);
     const watch = rand() < 0.35;
     const version = rand() < 0.6 ? -1 : Math.floor(rand() * 3);
@@ -187,14 +214,14 @@ export async function runSequence(connectString: string, seed: number, base: str
       const { err, r } = await call(s, (cb) => s.client.create(target, d, mode, cb));
       const created = err ? undefined : strip(r[0] as string);
       if (created && seq) pool.push(created);
-      record(s, "create", { path: strip(target), mode: modeName, data: d.toString() }, err, created);
+      record(s, "create", { path: strip(target), mode: modeName, data: d?.toString() ?? null }, err, created);
     } else if (roll < 0.38) {
       const { err, r } = await call(s, (cb) => (watch ? s.client.getData(path, watcher(s), cb) : s.client.getData(path, cb)));
-      record(s, "getData", { path: rel, watch }, err, err ? undefined : { data: (r[0] as Buffer | null)?.toString() ?? null, stat: rawStat(r[1] as RawStat) });
+      record(s, "getData", { path: rel, watch }, err, err ? undefined : { data: dataText(r[0]), stat: rawStat(r[1] as RawStat) });
     } else if (roll < 0.52) {
-      const d = data();
+      const d = data() ?? Buffer.alloc(0); // this client cannot send null to setData
       const { err, r } = await call(s, (cb) => s.client.setData(path, d, version, cb));
-      record(s, "setData", { path: rel, version, data: d.toString() }, err, err ? undefined : rawStat(r[0] as RawStat));
+      record(s, "setData", { path: rel, version, data: d?.toString() ?? null }, err, err ? undefined : rawStat(r[0] as RawStat));
     } else if (roll < 0.62) {
       const { err } = await call(s, (cb) => s.client.remove(path, version, cb));
       record(s, "delete", { path: rel, version }, err);
@@ -204,10 +231,17 @@ export async function runSequence(connectString: string, seed: number, base: str
     } else if (roll < 0.84) {
       const { err, r } = await call(s, (cb) => (watch ? s.client.getChildren(path, watcher(s), cb) : s.client.getChildren(path, cb)));
       record(s, "getChildren", { path: rel, watch }, err, err ? undefined : { children: [...(r[0] as string[])].sort(), stat: rawStat(r[1] as RawStat) });
-    } else if (roll < 0.87) {
+    } else if (roll < 0.85) {
       const { err, r } = await call(s, (cb) => s.client.getACL(path, cb));
       const acls = (r[0] as zookeeper.ACL[] | undefined)?.map((a) => `${a.id.scheme}:${a.id.id}:${a.perms}`);
       record(s, "getACL", { path: rel }, err, err ? undefined : { acls, stat: rawStat(r[1] as RawStat) });
+    } else if (roll < 0.87) {
+      // Mostly everything; sometimes read and write only (deletes and creates below it then fail NOAUTH).
+      const perms = rand() < 0.7 ? zookeeper.Permission.ALL : zookeeper.Permission.READ | zookeeper.Permission.WRITE;
+      const acl = [new zookeeper.ACL(perms, new zookeeper.Id("world", "anyone"))];
+      const v = rand() < 0.6 ? -1 : Math.floor(rand() * 2);
+      const { err, r } = await call(s, (cb) => s.client.setACL(path, acl, v, cb));
+      record(s, "setACL", { path: rel, perms, version: v }, err, err ? undefined : rawStat(r[0] as RawStat));
     } else {
       // multi: 1–3 operations; picked at random, so some succeed and some fail.
       const tx = s.client.transaction();
@@ -218,11 +252,13 @@ export async function runSequence(connectString: string, seed: number, base: str
         const v = rand() < 0.5 ? -1 : Math.floor(rand() * 2);
         const which = rand();
         if (which < 0.35) {
-          const d = data();
-          tx.create(p, d, zookeeper.CreateMode.PERSISTENT);
-          desc.push(`create ${strip(p)} ${d.toString()}`);
+          const d = data() ?? Buffer.alloc(0);
+          const [modeName, mode] = rand() < 0.7 ? MODES[0] : pick(MODES);
+          const target = modeName.endsWith("sequential") ? `${p}/m-` : p;
+          tx.create(target, d, mode);
+          desc.push(`create ${strip(target)} ${modeName} ${d.toString()}`);
         } else if (which < 0.6) {
-          const d = data();
+          const d = data() ?? Buffer.alloc(0);
           tx.setData(p, d, v);
           desc.push(`setData ${strip(p)} ${v} ${d.toString()}`);
         } else if (which < 0.8) {
@@ -245,17 +281,22 @@ export async function runSequence(connectString: string, seed: number, base: str
   }
 
   // s1 ends its session: its ephemerals go (events on s0's watches), then s0 reads the tree.
+  closing = true;
   await closeClient(s1);
+  // A round trip on s0: every event of s1's close has arrived before its answer.
+  await call(s0, (cb) => s0.client.exists(base, cb));
+  closing = false;
   const final: Array<{ path: string; data: string | null; stat: StatRaw | null; children: string[] }> = [];
   const walk = async (p: string): Promise<void> => {
     const d = await call(s0, (cb) => s0.client.getData(p, cb));
     const c = await call(s0, (cb) => s0.client.getChildren(p, cb));
     if (d.err || c.err) return;
     const children = [...(c.r[0] as string[])].sort();
-    final.push({ path: strip(p), data: (d.r[0] as Buffer | null)?.toString() ?? null, stat: rawStat(d.r[1] as RawStat), children });
+    final.push({ path: strip(p), data: dataText(d.r[0]), stat: rawStat(d.r[1] as RawStat), children });
     for (const ch of children) await walk(`${p}/${ch}`);
   };
   await walk(base);
+  closing = true; // s0's own ephemerals go too, and fire s0's own watches before it is closed
   await closeClient(s0);
   const t1 = BigInt(Date.now() + 5_000);
   return normalize({ steps, events: rawEvents, final }, sessions, t0, t1);
@@ -300,7 +341,15 @@ function normalize(trace: Trace, sessions: SessionHandle[], t0: bigint, t1: bigi
     }
     return v;
   };
-  return { steps: fix(trace.steps) as Step[], events: trace.events, final: fix(trace.final) };
+  // Each session's events in the order it received them (the order between two sessions' events is not defined).
+  // The events of a closing session's ephemerals' removal are sorted: ZooKeeper removes them in
+  // hash-set order, edgekeeper in path order; neither promises one (docs/zookeeper-compat.md).
+  const byPath = (a: { path: string; type: string }, b: { path: string; type: string }) => (a.path + a.type < b.path + b.type ? -1 : a.path + a.type > b.path + b.type ? 1 : 0);
+  const events = sessions.flatMap((s) => {
+    const mine = trace.events.filter((e) => e.session === s.name);
+    return [...mine.filter((e) => !e.closing), ...mine.filter((e) => e.closing).sort(byPath)];
+  });
+  return { steps: fix(trace.steps) as Step[], events, final: fix(trace.final) };
 }
 
 /** The first step (or event, or final node) where two traces differ, for a readable failure. */
@@ -318,4 +367,13 @@ export function firstDifference(a: Trace, b: Trace): string | undefined {
   const fb = JSON.stringify(b.final);
   if (fa !== fb) return `final tree:\n  A ${fa}\n  B ${fb}`;
   return undefined;
+}
+
+/** What a trace exercised: "op:err" counts (create by mode), event types; for coverage checks. */
+export function summarize(t: Trace): Record<string, number> {
+  const out: Record<string, number> = {};
+  const add = (k: string) => (out[k] = (out[k] ?? 0) + 1);
+  for (const s of t.steps) add(`${s.op}${s.op === "create" ? `/${s.args.mode}` : ""}:${s.err}`);
+  for (const e of t.events) add(`event:${e.type}`);
+  return out;
 }

@@ -183,15 +183,16 @@ describe("tunnel to a real ZooKeeper through a stand-in for the service", () => 
   });
 
   it("the differential harness sees no difference between ZooKeeper directly and through the tunnel", async () => {
+    const ops = new Set<string>();
     for (const seed of [1, 2, 3]) {
       const direct = await runSequence(zk.connectString, seed, `/same-direct-${seed}`);
       const tunneled = await runSequence(via(), seed, `/same-tunnel-${seed}`);
       expect(firstDifference(direct, tunneled)).toBeUndefined();
       expect(JSON.stringify(direct)).not.toMatch(/broken/);
-      // The sequences exercise what they claim to.
-      const ops = new Set(direct.steps.map((s) => s.op));
-      expect([...ops].sort()).toEqual(["create", "delete", "exists", "getACL", "getChildren", "getData", "multi", "setData"]);
+      for (const s of direct.steps) ops.add(s.op);
     }
+    // The sequences exercise what they claim to.
+    expect([...ops].sort()).toEqual(["create", "delete", "exists", "getACL", "getChildren", "getData", "multi", "setACL", "setData"]);
   });
 
   it("the built CLI: edgekeeper tunnel --listen logs its connections and stops on SIGINT", async () => {
