@@ -7,7 +7,7 @@ import { SqlStore } from "../../src/objects/sql-store.js";
 /** The change log's storage: its layout, the move from the older layout, the age trim. */
 
 describe("change log storage", () => {
-  it("moves the rows of the older `changelog` table into `change_log` once, and drops it", async () => {
+  it("moves the rows of the older layout's tables (changelog, timers, watches, requests) into this one's once, and drops them", async () => {
     const ns = freshNamespace("log");
     (await RawClient.connect(ns)).close();
     await runInDurableObject(stubFor(ns), (_o: unknown, state: DurableObjectState) => {
@@ -15,8 +15,18 @@ describe("change log storage", () => {
       sql.exec(`CREATE TABLE changelog (zxid INTEGER NOT NULL, idx INTEGER NOT NULL, type TEXT NOT NULL, path TEXT NOT NULL, time INTEGER NOT NULL, session TEXT NOT NULL, PRIMARY KEY (zxid, idx))`);
       sql.exec(`CREATE INDEX changelog_by_time ON changelog (time)`);
       for (let z = 1000; z < 1005; z++) sql.exec(`INSERT INTO changelog VALUES (?, 0, 'create', ?, ?, '')`, z, `/old${z}`, z);
+      // The other tables of that layout, one row each.
+      sql.exec(`CREATE TABLE timers (kind TEXT NOT NULL, key TEXT NOT NULL, due INTEGER NOT NULL, PRIMARY KEY (kind, key))`);
+      sql.exec(`INSERT INTO timers VALUES ('ttl', '/t', 99)`);
+      sql.exec(`CREATE TABLE watches (session TEXT NOT NULL, path TEXT NOT NULL, kind TEXT NOT NULL, PRIMARY KEY (session, path, kind))`);
+      sql.exec(`INSERT INTO watches VALUES ('s1', '/w', 'data')`);
+      sql.exec(`CREATE TABLE requests (session TEXT NOT NULL, request_id TEXT NOT NULL, result TEXT NOT NULL, time INTEGER NOT NULL, PRIMARY KEY (session, request_id))`);
+      sql.exec(`INSERT INTO requests VALUES ('s1', 'r1', '{"path":"/w"}', 5)`);
       const store = new SqlStore(state.storage);
-      expect(sql.exec(`SELECT name FROM sqlite_master WHERE name IN ('changelog', 'changelog_by_time')`).toArray()).toEqual([]);
+      expect(sql.exec(`SELECT name FROM sqlite_master WHERE name IN ('changelog', 'changelog_by_time', 'timers', 'watches', 'requests')`).toArray()).toEqual([]);
+      expect(store.dueTimers(100, 10)).toContainEqual({ kind: "ttl", key: "/t", due: 99 });
+      expect(store.listWatches()).toContainEqual({ session: "s1", path: "/w", kind: "data" });
+      expect(store.getRequestResult("s1", "r1")).toBe('{"path":"/w"}');
       expect(store.changesAfter(999).filter((c) => c.zxid >= 1000).map((c) => c.path)).toEqual(["/old1000", "/old1001", "/old1002", "/old1003", "/old1004"]);
       // A second construction finds nothing to move.
       new SqlStore(state.storage);

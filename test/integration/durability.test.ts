@@ -247,7 +247,7 @@ describe("eviction with hibernation", () => {
     await roundTrip(b);
     await new Promise((r) => setTimeout(r, 20));
     const rows = await runInDurableObject(stubFor(ns), (_o: unknown, state: DurableObjectState) =>
-      state.storage.sql.exec(`SELECT session, path, kind FROM watches`).toArray(),
+      state.storage.sql.exec(`SELECT session, path, kind FROM watch_list`).toArray(),
     );
     expect(rows).toEqual([]);
     const resumed = await RawClient.connect(ns, { sessionId: a.sessionId, secret: a.secret, lastZxid: lastZxidOf(a) });

@@ -5,7 +5,7 @@ import { RawClient, b64, eventsOf, freshNamespace, roundTrip, stubFor } from "..
 /** Rows of the object's watches table. */
 const watchRows = (ns: string) =>
   runInDurableObject(stubFor(ns), (_o: unknown, state: DurableObjectState) =>
-    state.storage.sql.exec<{ session: string; path: string; kind: string }>(`SELECT session, path, kind FROM watches ORDER BY path, kind`).toArray(),
+    state.storage.sql.exec<{ session: string; path: string; kind: string }>(`SELECT session, path, kind FROM watch_list ORDER BY path, kind`).toArray(),
   );
 
 /** Everything in the object's own tables, to show that an operation wrote nothing. */
@@ -13,7 +13,7 @@ const snapshot = (ns: string) =>
   runInDurableObject(stubFor(ns), (_o: unknown, state: DurableObjectState) => {
     const sql = state.storage.sql;
     const out: Record<string, unknown[]> = {};
-    for (const t of ["meta", "znodes", "changelog", "sessions", "timers", "watches", "requests"])
+    for (const t of ["meta", "znodes", "change_log", "sessions", "timer_list", "watch_list", "request_results"])
       out[t] = sql.exec(`SELECT * FROM ${t}`).toArray().map((r) => JSON.stringify(r, (_k, v) => (v instanceof ArrayBuffer ? [...new Uint8Array(v)] : v)));
     return out;
   });
