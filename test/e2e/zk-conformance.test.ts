@@ -2,11 +2,13 @@ import { spawn, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { SignJWT } from "jose";
+import zookeeper from "node-zookeeper-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureZooKeeperInstalled, startZooKeeper, type ZooKeeperServer } from "../../bench/lib/zookeeper-server.js";
 import { startTunnel, type Tunnel } from "../../src/cli/tunnel.js";
 import { startServer, type LocalServer } from "./server.js";
-import { firstDifference, runSequence, summarize } from "./zk-diff.js";
+import { closeClient, connectClient, firstDifference, runSequence, summarize, type SessionHandle } from "./zk-diff.js";
 
 /**
  * Conformance with ZooKeeper 3.8 (docs/zookeeper-compat.md): edgekeeper's ZooKeeper protocol,
@@ -85,6 +87,11 @@ async function zkCli(server: string, base: string): Promise<string[]> {
   return [...lines(r.stdout), "--- stderr", ...lines(r.stderr)];
 }
 
+/** A node-zookeeper-client call as a promise. */
+function zkCall<T = unknown>(s: SessionHandle, f: (cb: (e: unknown, r: T) => void) => void): Promise<T> {
+  return new Promise((ok, fail) => f((e, r) => (e ? fail(e) : ok(r))));
+}
+
 const mask = (lines: string[]) => lines.map((l) => l.replace(/^(ctime|mtime) = .*/, "$1 = T").replace(/^(cZxid|mZxid|pZxid|ephemeralOwner) = 0x[0-9a-f]+/, "$1 = X"));
 
 describe("edgekeeper through the tunnel, against ZooKeeper 3.8", () => {
@@ -133,5 +140,67 @@ describe("edgekeeper through the tunnel, against ZooKeeper 3.8", () => {
     expect(r.stderr).not.toMatch(/Traceback/);
     expect(r.stdout.trim().split("\n")).toEqual(["lock ok 9", "election ok a,b", "counter ok 30", "barrier ok 2", "double-barrier ok", "party ok", "ALL OK"]);
     expect(r.code).toBe(0);
+  });
+  it("a session outlives the tunnel: restarted on the same port, the client resumes its session and keeps its ephemerals", async () => {
+    const port = tunnel.port;
+    const c = await connectClient(via(), "r");
+    const other = await connectClient(via(), "o");
+    await zkCall<string>(c, (cb) => c.client.create("/resume-eph", Buffer.from("e"), zookeeper.CreateMode.EPHEMERAL, cb));
+    await zkCall<string>(c, (cb) => c.client.create("/resume-data", Buffer.from("d"), zookeeper.CreateMode.PERSISTENT, cb));
+    const down = new Promise<void>((r) => c.client.once("disconnected", () => r()));
+    await tunnel.close();
+    await down;
+    const up = new Promise<void>((r) => c.client.once("connected", () => r()));
+    tunnel = await startTunnel({ port, url: server.url, namespace: NS, log: (l) => logs.push(l) });
+    await up;
+    const other2 = await connectClient(via(), "o2");
+    const stat = await zkCall<zookeeper.Stat>(other2, (cb) => other2.client.exists("/resume-eph", cb));
+    expect(stat.ephemeralOwner.toString("hex")).toBe(c.id);
+    // (The watches it had are not checked: node-zookeeper-client does not get its watches back
+    // after a reconnect from ZooKeeper either.)
+    expect((await zkCall<Buffer>(c, (cb) => c.client.getData("/resume-data", cb))).toString()).toBe("d");
+    await closeClient(c);
+    expect(await zkCall(other2, (cb) => other2.client.exists("/resume-eph", cb))).toBeNull();
+    await closeClient(other2);
+    other.client.close();
+  });
+});
+
+describe("the tunnel to a server that requires tokens", () => {
+  const SECRET = "zk-tunnel-secret-zk-tunnel-secret-!!";
+  let secured: LocalServer;
+  const sign = (rights: string[]) =>
+    new SignJWT({ ns: { "zk-*": rights } }).setProtectedHeader({ alg: "HS256" }).setSubject("zk-ci").setExpirationTime("1h").sign(new TextEncoder().encode(SECRET));
+  beforeAll(async () => {
+    secured = await startServer({ vars: { EDGEKEEPER_JWT_SECRET: SECRET } });
+  });
+  afterAll(() => secured?.stop());
+
+  it("--token goes as the bearer subprotocol: read-write works, read-only gets NOAUTH on writes, none is refused", async () => {
+    const open: Tunnel[] = [];
+    const lines: string[] = [];
+    const through = async (token?: string) => {
+      const t = await startTunnel({ port: 0, url: secured.url, namespace: "zk-auth", token, log: (l) => lines.push(l) });
+      open.push(t);
+      return `127.0.0.1:${t.port}`;
+    };
+    try {
+      const rw = await connectClient(await through(await sign(["read", "write"])), "rw");
+      expect(await zkCall<string>(rw, (cb) => rw.client.create("/authed", Buffer.from("x"), zookeeper.CreateMode.PERSISTENT, cb))).toBe("/authed");
+      const ro = await connectClient(await through(await sign(["read"])), "ro");
+      expect((await zkCall<Buffer>(ro, (cb) => ro.client.getData("/authed", cb))).toString()).toBe("x");
+      const denied = await zkCall(ro, (cb) => ro.client.setData("/authed", Buffer.from("y"), -1, cb)).then(
+        () => 0,
+        (e: { getCode(): number }) => e.getCode(),
+      );
+      expect(denied).toBe(zookeeper.Exception.NO_AUTH);
+      await closeClient(rw);
+      await closeClient(ro);
+      // No token: the upgrade is refused, so the tunnel drops every attempt and no session opens.
+      await expect(connectClient(await through(), "none", 3_000)).rejects.toThrow(/no session/);
+      expect(lines.some((l) => /closed \(websocket error/.test(l))).toBe(true);
+    } finally {
+      for (const t of open) await t.close();
+    }
   });
 });
