@@ -482,6 +482,19 @@ describe("bad input", () => {
     ok(await j.request("exists", { path: "/still" }));
   });
 
+  it("limits: data over 1 MiB is BADARGUMENTS; a packet over the 4 MiB frame limit closes only its connection (4005)", async () => {
+    const ns = freshNamespace("zk");
+    const c = await zk(ns);
+    const other = await zk(ns);
+    const big = "x".repeat(1024 * 1024 + 1);
+    expect((await c.request(OpCode.create, createBody("/big", big))).err).toBe(-8);
+    expect((await c.request(OpCode.exists, pathWatch("/big"))).err).toBe(-101);
+    c.sendRaw(new JuteWriter().int(9).int(OpCode.create).ustring("/huge").buffer(new Uint8Array(4 * 1024 * 1024 + 1)).bytes());
+    await c.until(() => c.closed !== null);
+    expect(c.closed!.code).toBe(4005);
+    expect((await other.request(OpCode.exists, pathWatch("/huge"))).err).toBe(-101);
+  });
+
   it("the session of a connection closed for a bad packet survives and can be resumed", async () => {
     const ns = freshNamespace("zk");
     const c = await zk(ns);
