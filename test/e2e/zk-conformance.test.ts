@@ -25,6 +25,9 @@ import { closeClient, connectClient, firstDifference, runSequence, summarize, ty
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const PYTHON = existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
 const ZKCLI = "/usr/share/zookeeper/bin/zkCli.sh";
+/** Sequences and their length: EDGEKEEPER_ZK_DIFF_SEEDS=40 EDGEKEEPER_ZK_DIFF_OPS=250 for a longer run. */
+const SEEDS = Number(process.env.EDGEKEEPER_ZK_DIFF_SEEDS) || 10;
+const OPS = Number(process.env.EDGEKEEPER_ZK_DIFF_OPS) || 150;
 const NS = `conformance-${Date.now().toString(36)}`;
 
 let zk: ZooKeeperServer;
@@ -108,9 +111,9 @@ describe("edgekeeper through the tunnel, against ZooKeeper 3.8", () => {
 
   it("the differential test: the same random operation sequences give the same results, Stats and events", async () => {
     const stats: Array<Record<string, number>> = [];
-    for (const seed of [11, 12, 13, 14, 15, 16, 17, 18, 19, 20]) {
-      const expected = await runSequence(zk.connectString, seed, `/diff-${seed}`, 150);
-      const actual = await runSequence(via(), seed, `/diff-${seed}`, 150);
+    for (const seed of Array.from({ length: SEEDS }, (_, i) => 11 + i)) {
+      const expected = await runSequence(zk.connectString, seed, `/diff-${seed}`, OPS);
+      const actual = await runSequence(via(), seed, `/diff-${seed}`, OPS);
       stats.push(summarize(expected));
       expect(JSON.stringify(actual)).not.toMatch(/broken/);
       expect(firstDifference(expected, actual), `seed ${seed}`).toBeUndefined();
