@@ -1,5 +1,3 @@
-import { spawn, spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { SignJWT } from "jose";
@@ -9,6 +7,7 @@ import { ensureZooKeeperInstalled, startZooKeeper, type ZooKeeperServer } from "
 import { startTunnel, type Tunnel } from "../../src/cli/tunnel.js";
 import { startServer, type LocalServer } from "./server.js";
 import { closeClient, connectClient, firstDifference, runSequence, summarize, type SessionHandle } from "./zk-diff.js";
+import { ensureKazoo, mask, PYTHON, run, zkCli } from "./zk-tools.js";
 
 /**
  * Conformance with ZooKeeper 3.8 (docs/zookeeper-compat.md): edgekeeper's ZooKeeper protocol,
@@ -23,8 +22,6 @@ import { closeClient, connectClient, firstDifference, runSequence, summarize, ty
  */
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
-const PYTHON = existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
-const ZKCLI = "/usr/share/zookeeper/bin/zkCli.sh";
 /** Sequences and their length: EDGEKEEPER_ZK_DIFF_SEEDS=40 EDGEKEEPER_ZK_DIFF_OPS=250 for a longer run. */
 const SEEDS = Number(process.env.EDGEKEEPER_ZK_DIFF_SEEDS) || 10;
 const OPS = Number(process.env.EDGEKEEPER_ZK_DIFF_OPS) || 150;
@@ -36,66 +33,12 @@ let tunnel: Tunnel;
 const logs: string[] = [];
 const via = () => `127.0.0.1:${tunnel.port}`;
 
-function ensureKazoo(): void {
-  if (spawnSync(PYTHON, ["-c", "import kazoo"]).status === 0) return;
-  if (process.getuid?.() !== 0) throw new Error("python3-kazoo is missing: apt-get install -y python3-kazoo");
-  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
-  for (const args of [["update"], ["install", "-y", "python3-kazoo"]]) {
-    const r = spawnSync("apt-get", args, { env, encoding: "utf8" });
-    if (r.status !== 0) throw new Error(`apt-get ${args.join(" ")} failed: ${r.stderr}`);
-  }
-}
-
-function run(cmd: string, args: string[], input = "", timeoutMs = 90_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    const p = spawn(cmd, args, { stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, ZOO_LOG_DIR: "/tmp" } });
-    let stdout = "";
-    let stderr = "";
-    const t = setTimeout(() => p.kill("SIGKILL"), timeoutMs);
-    p.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    p.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    p.on("close", (code) => (clearTimeout(t), done({ code, stdout, stderr })));
-    p.stdin.end(input);
-  });
-}
-
-async function zkCli(server: string, base: string): Promise<string[]> {
-  const script = [
-    `create ${base} hello`,
-    `get ${base}`,
-    `set ${base} world`,
-    `get -s ${base}`,
-    `create -e ${base}/eph e`,
-    `create -s ${base}/seq- s`,
-    `create -s ${base}/seq- s`,
-    `ls ${base}`,
-    `ls -s ${base}`,
-    `stat ${base}/eph`,
-    `set -v 7 ${base} stale`,
-    `delete ${base}/nope`,
-    `create ${base} again`,
-    `delete ${base}`,
-    `getAcl ${base}`,
-    `deleteall ${base}`,
-    `stat ${base}`,
-    "quit",
-    "",
-  ].join("\n");
-  const r = await run(ZKCLI, ["-server", server], script);
-  const lines = (s: string) =>
-    s
-      .split("\n")
-      .map((l) => l.trimEnd())
-      .filter((l) => l && !/^\d{4}-\d\d-\d\d |^SLF4J|^WATCHER::|^WatchedEvent state:(SyncConnected|Closed) type:None|^Welcome to ZooKeeper|^JLine support|^Connecting to /.test(l));
-  return [...lines(r.stdout), "--- stderr", ...lines(r.stderr)];
-}
 
 /** A node-zookeeper-client call as a promise. */
 function zkCall<T = unknown>(s: SessionHandle, f: (cb: (e: unknown, r: T) => void) => void): Promise<T> {
   return new Promise((ok, fail) => f((e, r) => (e ? fail(e) : ok(r))));
 }
 
-const mask = (lines: string[]) => lines.map((l) => l.replace(/^(ctime|mtime) = .*/, "$1 = T").replace(/^(cZxid|mZxid|pZxid|ephemeralOwner) = 0x[0-9a-f]+/, "$1 = X"));
 
 describe("edgekeeper through the tunnel, against ZooKeeper 3.8", () => {
   beforeAll(async () => {

@@ -1,5 +1,4 @@
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
 import { connect as tcpConnect, type Socket } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -9,6 +8,7 @@ import { ensureZooKeeperInstalled, startZooKeeper, type ZooKeeperServer } from "
 import { startTunnel, tunnelTarget, parseListen, type Tunnel } from "../../src/cli/tunnel.js";
 import { startBridge, type Bridge } from "./zk-bridge.js";
 import { closeClient, connectClient, firstDifference, runSequence } from "./zk-diff.js";
+import { ensureKazoo, mask, PYTHON, run, zkCli } from "./zk-tools.js";
 
 /**
  * `edgekeeper tunnel` (docs/zookeeper-compat.md) and the ZooKeeper clients that use it,
@@ -21,8 +21,6 @@ import { closeClient, connectClient, firstDifference, runSequence } from "./zk-d
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const BIN = join(ROOT, "bin/edgekeeper.mjs");
-const PYTHON = existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
-const ZKCLI = "/usr/share/zookeeper/bin/zkCli.sh";
 
 let zk: ZooKeeperServer;
 let bridge: Bridge;
@@ -30,66 +28,8 @@ let tunnel: Tunnel;
 const logs: string[] = [];
 const via = () => `127.0.0.1:${tunnel.port}`;
 
-/** Installs Debian's python3-kazoo when it is missing (as .ci/run does), if we are root. */
-function ensureKazoo(): void {
-  if (spawnSync(PYTHON, ["-c", "import kazoo"]).status === 0) return;
-  if (process.getuid?.() !== 0) throw new Error("python3-kazoo is missing: apt-get install -y python3-kazoo");
-  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
-  for (const args of [["update"], ["install", "-y", "python3-kazoo"]]) {
-    const r = spawnSync("apt-get", args, { env, encoding: "utf8" });
-    if (r.status !== 0) throw new Error(`apt-get ${args.join(" ")} failed: ${r.stderr}`);
-  }
-}
-
-/** Runs a child to its end without blocking this process (the tunnel runs in it). */
-function run(cmd: string, args: string[], input = "", timeoutMs = 60_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    const p = spawn(cmd, args, { stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, ZOO_LOG_DIR: "/tmp" } });
-    let stdout = "";
-    let stderr = "";
-    const t = setTimeout(() => p.kill("SIGKILL"), timeoutMs);
-    p.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    p.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    p.on("close", (code) => (clearTimeout(t), done({ code, stdout, stderr })));
-    p.stdin.end(input);
-  });
-}
-
-/** zkCli.sh's basic verbs, fed on standard input; its answers without the log lines. */
-async function zkCli(server: string, base: string): Promise<string[]> {
-  const script = [
-    `create ${base} hello`,
-    `get ${base}`,
-    `set ${base} world`,
-    `get -s ${base}`,
-    `create -e ${base}/eph e`,
-    `create -s ${base}/seq- s`,
-    `create -s ${base}/seq- s`,
-    `ls ${base}`,
-    `ls -s ${base}`,
-    `stat ${base}/eph`,
-    `set -v 7 ${base} stale`,
-    `delete ${base}/nope`,
-    `create ${base} again`,
-    `delete ${base}`,
-    `getAcl ${base}`,
-    `deleteall ${base}`,
-    `stat ${base}`,
-    "quit",
-    "",
-  ].join("\n");
-  const r = await run(ZKCLI, ["-server", server], script);
-  // Results go to stdout, errors and "Created …" to stderr: each kept in its order.
-  const lines = (s: string) =>
-    s
-      .split("\n")
-      .map((l) => l.trimEnd())
-      .filter((l) => l && !/^\d{4}-\d\d-\d\d |^SLF4J|^WATCHER::|^WatchedEvent state:(SyncConnected|Closed) type:None|^Welcome to ZooKeeper|^JLine support|^Connecting to /.test(l));
-  return [...lines(r.stdout), "--- stderr", ...lines(r.stderr)];
-}
 
 /** What zkCli prints for the script above; times and zxids are masked. */
-const mask = (lines: string[]) => lines.map((l) => l.replace(/^(ctime|mtime) = .*/, "$1 = T").replace(/^(cZxid|mZxid|pZxid|ephemeralOwner) = 0x[0-9a-f]+/, "$1 = X"));
 
 describe("tunnel to a real ZooKeeper through a stand-in for the service", () => {
   beforeAll(async () => {
