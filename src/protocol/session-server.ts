@@ -44,6 +44,21 @@ export interface Connection {
   unbind?(): void;
 }
 
+/**
+ * Runs one request for either protocol. A failure that is not a ZooKeeper error (a storage
+ * fault, a bug) rolls the request back and is reported as SYSTEMERROR; it never takes the
+ * object or other clients down with it.
+ */
+export function executeSafely(ns: Namespace, session: string, request: Request, now: number): Outcome {
+  try {
+    return ns.execute(session, request, now);
+  } catch (e) {
+    console.error("edgekeeper: request failed", request.op, e);
+    ns.recover();
+    return { zxid: ns.zxid, error: new ZkError(Code.SYSTEMERROR, `internal error while applying ${request.op}`), deliveries: [] };
+  }
+}
+
 /** Channels one shared socket may carry: its state must fit the socket's 16 KiB attachment. */
 export const MAX_CHANNELS = 200;
 
@@ -314,19 +329,8 @@ export class SessionServer {
     }
   }
 
-  /**
-   * Runs one request. A failure that is not a ZooKeeper error (a storage fault, a bug) rolls
-   * the request back and is reported as SYSTEMERROR; it never takes the object or other
-   * clients down with it.
-   */
   private execute(session: string, request: Request, now: number): Outcome {
-    try {
-      return this.ns.execute(session, request, now);
-    } catch (e) {
-      console.error("edgekeeper: request failed", request.op, e);
-      this.ns.recover();
-      return { zxid: this.ns.zxid, error: new ZkError(Code.SYSTEMERROR, `internal error while applying ${request.op}`), deliveries: [] };
-    }
+    return executeSafely(this.ns, session, request, now);
   }
 
   private handshake(conn: Connection, msg: unknown, now: number, out: Outbox): void {

@@ -8,7 +8,7 @@ import type { Stat } from "../../core/stat.js";
 import { authIdentities } from "../digest.js";
 import { identitiesOf, WRITE_OPS } from "../grant.js";
 import { RateLimiter } from "../rate-limit.js";
-import { CloseCode, Outbox, type Connection, type ConnectionDirectory, type Limits, type SessionServer } from "../session-server.js";
+import { CloseCode, executeSafely, Outbox, type Connection, type ConnectionDirectory, type Limits, type SessionServer } from "../session-server.js";
 import { JuteError, JuteReader, JuteWriter } from "./io.js";
 import {
   connectResponse,
@@ -24,7 +24,6 @@ import {
   writeAcl,
   writeMultiHeader,
   writeStat,
-  Xid,
 } from "./records.js";
 
 /** The WebSocket subprotocol of the binary protocol (docs/zookeeper-compat.md). */
@@ -189,13 +188,7 @@ export class JuteServer {
   }
 
   private execute(session: string, request: Request, now: number): Outcome {
-    try {
-      return this.ns.execute(session, request, now);
-    } catch (e) {
-      console.error("edgekeeper: request failed", request.op, e);
-      this.ns.recover();
-      return { zxid: this.ns.zxid, error: new ZkError(Code.SYSTEMERROR, `internal error while applying ${request.op}`), deliveries: [] };
-    }
+    return executeSafely(this.ns, session, request, now);
   }
 
   /**
