@@ -8,6 +8,7 @@ import { identitiesOf, WRITE_OPS, type Grant } from "./grant.js";
 import { authIdentities } from "./digest.js";
 import { InFlight } from "./in-flight.js";
 import { RateLimiter } from "./rate-limit.js";
+import { Outbox } from "./outbox.js";
 
 /**
  * A client connection as the protocol sees it, whatever runtime carries it. The Durable
@@ -460,79 +461,4 @@ const WRITE_OP = /"op"\s*:\s*"(?:create|delete|setData|setACL|multi|close)"/;
 /** Whether a raw frame may contain a write (false positives only cost a short wait). */
 function mayWrite(raw: string | ArrayBuffer): boolean {
   return typeof raw !== "string" || WRITE_OP.test(raw);
-}
-
-/**
- * Messages collected per connection while a frame is handled, sent together at its end. The
- * channels of a shared socket are collected per channel and leave as one message of envelopes
- * on their socket.
- */
-export class Outbox {
-  private readonly queues = new Map<Connection, unknown[]>();
-  private readonly closes = new Map<Connection, [number, string]>();
-
-  push(conn: Connection, message: unknown): void {
-    let q = this.queues.get(conn);
-    if (!q) this.queues.set(conn, (q = []));
-    q.push(message);
-  }
-
-  closeAfter(conn: Connection, code: number, reason: string): void {
-    this.closes.set(conn, [code, reason]);
-  }
-
-  flush(): void {
-    // One text per message object: an event shared by many sessions is serialized once.
-    const texts = new Map<unknown, string>();
-    const single = (m: unknown) => {
-      let t = texts.get(m);
-      if (t === undefined) texts.set(m, (t = JSON.stringify(m)));
-      return t;
-    };
-    const envelopes = new Map<Connection, string[]>();
-    const envelope = (chan: Connection, text: string) => {
-      let list = envelopes.get(chan.carrier!);
-      if (!list) envelopes.set(chan.carrier!, (list = []));
-      list.push(text);
-    };
-    for (const [conn, q] of this.queues) {
-      if (conn.write) {
-        try {
-          conn.write(q);
-        } catch {
-          // As below.
-        }
-        continue;
-      }
-      const text = q.length === 1 ? single(q[0]) : JSON.stringify(q);
-      if (conn.carrier) envelope(conn, `{"ch":${conn.ch},"m":${text}}`);
-      else
-        try {
-          conn.send(text);
-        } catch {
-          // The socket is already gone; its session will resume and replay.
-        }
-    }
-    for (const [conn, [code, reason]] of this.closes) {
-      if (!conn.carrier) continue;
-      conn.unbind?.();
-      envelope(conn, `{"ch":${conn.ch},"close":${JSON.stringify([code, reason])}}`);
-    }
-    for (const [carrier, list] of envelopes)
-      try {
-        carrier.send(`[${list.join(",")}]`);
-      } catch {
-        // As above.
-      }
-    for (const [conn, [code, reason]] of this.closes) {
-      if (conn.carrier) continue;
-      try {
-        conn.close(code, reason);
-      } catch {
-        // Already closed.
-      }
-    }
-    this.queues.clear();
-    this.closes.clear();
-  }
 }

@@ -8,7 +8,8 @@ import type { Stat } from "../../core/stat.js";
 import { authIdentities } from "../digest.js";
 import { identitiesOf, WRITE_OPS } from "../grant.js";
 import { RateLimiter } from "../rate-limit.js";
-import { CloseCode, executeSafely, Outbox, type Connection, type ConnectionDirectory, type Limits, type SessionServer } from "../session-server.js";
+import { CloseCode, executeSafely, type Connection, type ConnectionDirectory, type Limits, type SessionServer } from "../session-server.js";
+import { Outbox } from "../outbox.js";
 import { JuteError, JuteReader, JuteWriter } from "./io.js";
 import {
   connectResponse,
