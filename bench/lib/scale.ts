@@ -3,7 +3,7 @@ import { Recorder } from "./stats.js";
 import { ensurePath, type Session, type Target } from "./targets.js";
 import type { Options } from "./types.js";
 import { MeasuredWindow } from "./window.js";
-import type { Ctx, Measured, Workload } from "./workloads.js";
+import { measured, type Ctx, type Measured, type Workload } from "./workloads.js";
 
 /**
  * The `scale` group (issue 4): how throughput and memory grow with the number of znodes, of
@@ -88,16 +88,7 @@ async function timed(ctx: Ctx, sessions: Session[], inflight: number, op: (s: Se
   } finally {
     usage = win.finish();
   }
-  return {
-    count: all.n,
-    durationS: durMs / 1000,
-    throughput: Math.round((all.n / durMs) * 1000 * 10) / 10,
-    latency: all.summary(),
-    errors,
-    firstError,
-    usage,
-    extra: { reads: reads.summary(), writes: writes.summary() },
-  };
+  return measured(all, durMs, { n: errors, first: firstError }, usage, { reads: reads.summary(), writes: writes.summary() });
 }
 
 /** Grows the scale tree on `t` to `n` nodes with 8 sessions × 64 creates in flight. */

@@ -1,7 +1,7 @@
 import type { UsageReport } from "./proc.js";
 import { Recorder, summarize, type LatencySummary } from "./stats.js";
 import { ensurePath, type Session, type Target } from "./targets.js";
-import type { ClientUsage, Options } from "./types.js";
+import type { ClientUsage, Options, WorkloadResult } from "./types.js";
 import { scaleWorkloads } from "./scale.js";
 import { MeasuredWindow } from "./window.js";
 
@@ -39,14 +39,22 @@ export interface Measured {
   extra?: Record<string, unknown>;
 }
 
-export interface Workload {
-  id: string;
-  group: string;
-  title: string;
-  shape: string;
-  kind: "throughput" | "latency";
-  unit: string;
-  latencyLabel: string;
+/** A throughput measurement from its recorder: `ms` of run time, its errors, usage and extras. */
+export function measured(rec: Recorder, ms: number, errs: { n: number; first?: string }, usage: Measured["usage"], extra?: Record<string, unknown>): Measured {
+  return {
+    count: rec.n,
+    durationS: ms / 1000,
+    throughput: Math.round((rec.n / ms) * 1000 * 10) / 10,
+    latency: rec.summary(),
+    errors: errs.n,
+    firstError: errs.first,
+    usage,
+    ...(extra ? { extra } : {}),
+  };
+}
+
+/** A workload: what its result row describes (WorkloadResult's descriptive fields), and how to run it. */
+export interface Workload extends Pick<WorkloadResult, "id" | "group" | "title" | "shape" | "kind" | "unit" | "latencyLabel"> {
   run(t: Target, ctx: Ctx): Promise<Measured>;
 }
 
@@ -134,16 +142,7 @@ async function timedLoops(
   } finally {
     usage = win.finish();
   }
-  return {
-    recorder: rec,
-    count: rec.n,
-    durationS: durMs / 1000,
-    throughput: Math.round((rec.n / durMs) * 1000 * 10) / 10,
-    latency: rec.summary(),
-    errors: errs.n,
-    firstError: errs.first,
-    usage,
-  };
+  return { recorder: rec, ...measured(rec, durMs, errs, usage) };
 }
 
 // ---------------------------------------------------------------- a. creates
@@ -196,16 +195,7 @@ function createWorkload(inflight: number, n: number): Workload {
         }
         const ms = performance.now() - t0;
         const usage = ctx.meter.stop();
-        return {
-          count: rec.n,
-          durationS: Math.round(ms) / 1000,
-          throughput: Math.round((rec.n / ms) * 1000 * 10) / 10,
-          latency: rec.summary(),
-          errors: errs.n,
-          firstError: errs.first,
-          usage,
-          extra: { nodes: n, warmupCreates: warm },
-        };
+        return measured(rec, ms, errs, usage, { nodes: n, warmupCreates: warm });
       });
     },
   };
@@ -356,16 +346,7 @@ function lockWorkload(contenders: number): Workload {
           usage = win.finish();
         }
         if (violations > 0) throw new Error(`mutual exclusion violated ${violations} times`);
-        return {
-          count: rec.n,
-          durationS: durMs / 1000,
-          throughput: Math.round((rec.n / durMs) * 1000 * 10) / 10,
-          latency: rec.summary(),
-          errors: errs.n,
-          firstError: errs.first,
-          usage,
-          extra: { acquisitions, mutualExclusionViolations: violations, lock: t.lockImpl },
-        };
+        return measured(rec, durMs, errs, usage, { acquisitions, mutualExclusionViolations: violations, lock: t.lockImpl });
       });
     },
   };
