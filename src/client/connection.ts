@@ -10,6 +10,7 @@ import {
   type ZooKeeperError,
 } from "./errors.js";
 import type { WatchEvent } from "./watchers.js";
+import { OncePerTick } from "./once-per-tick.js";
 
 /**
  * Connection states, after ZooKeeper's KeeperState: `suspended` is ZooKeeper's Disconnected
@@ -108,7 +109,7 @@ export class Connection {
   private ws: SocketLike | undefined;
   private readonly inflight = new Map<number, Pending>();
   private queue: Pending[] = [];
-  private flushScheduled = false;
+  private readonly flushing = new OncePerTick(() => this.flush());
   /** The xids of each frame sent on the current socket and not yet answered, oldest first. */
   private unanswered: number[][] = [];
   private nextXid = 1;
@@ -409,7 +410,7 @@ export class Connection {
           reject(new OperationTimeoutError(`${frame.op} got no answer within ${timeout} ms; its outcome is unknown`));
         }, timeout);
       this.queue.push(p);
-      this.scheduleFlush();
+      this.flushing.schedule();
     });
   }
 
@@ -418,15 +419,6 @@ export class Connection {
     this.inflight.delete(p.xid);
     const i = this.queue.indexOf(p);
     if (i >= 0) this.queue.splice(i, 1);
-  }
-
-  private scheduleFlush(): void {
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    queueMicrotask(() => {
-      this.flushScheduled = false;
-      this.flush();
-    });
   }
 
   /** Sends everything queued as one frame (an array when there is more than one request). */
@@ -453,7 +445,7 @@ export class Connection {
     for (const p of batch) this.inflight.set(p.xid, p);
     this.unanswered.push(batch.map((p) => p.xid));
     this.sendRaw(texts.length === 1 ? texts[0] : `[${texts.join(",")}]`, texts.length);
-    if (this.queue.length > 0) this.scheduleFlush();
+    if (this.queue.length > 0) this.flushing.schedule();
   }
 
   /** Closes the session on the server (its ephemerals go) and the socket. */

@@ -1,4 +1,5 @@
 import { SUBPROTOCOL, type SocketFactory, type SocketLike } from "./connection.js";
+import { OncePerTick } from "./once-per-tick.js";
 
 /**
  * Many sessions of one process over one WebSocket (docs/protocol.md, "Shared sockets").
@@ -90,7 +91,7 @@ class Carrier {
   private maxRequests = MAX_REQUESTS;
   private frameBudget = FRAME_BUDGET;
   private ping = false;
-  private flushScheduled = false;
+  private readonly flushing = new OncePerTick(() => this.flush());
   /** No new channels: the socket is closing or closed. */
   done = false;
 
@@ -130,22 +131,13 @@ class Carrier {
       this.outRequests += requests;
       this.outChars += text.length + 16;
     }
-    this.scheduleFlush();
+    this.flushing.schedule();
   }
 
   detach(ch: number): void {
     if (!this.channels.delete(ch)) return;
     this.out.push(`{"ch":${ch},"close":true}`);
-    this.scheduleFlush();
-  }
-
-  private scheduleFlush(): void {
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    queueMicrotask(() => {
-      this.flushScheduled = false;
-      this.flush();
-    });
+    this.flushing.schedule();
   }
 
   private sendCollected(): void {
@@ -205,7 +197,7 @@ class Carrier {
         c.ended(env.close[0], env.close[1]);
       }
     }
-    if (this.channels.size === 0 && !this.flushScheduled) this.retire(1000, "no channels");
+    if (this.channels.size === 0 && !this.flushing.pending) this.retire(1000, "no channels");
   }
 
   private retire(code: number, reason: string): void {
