@@ -60,6 +60,32 @@ export function executeSafely(ns: Namespace, session: string, request: Request, 
   }
 }
 
+/**
+ * A session moves to `conn` (a handshake opened or resumed it there, in either protocol): the
+ * connection that carried it before is told and closed (4118), and `conn` carries it now.
+ */
+export function attachSession(conns: ConnectionDirectory, conn: Connection, id: string, out: Outbox): void {
+  const previous = conns.of(id);
+  if (previous && previous !== conn) {
+    out.push(previous, { type: "session", state: "moved" });
+    out.closeAfter(previous, CloseCode.moved, "session moved to another connection");
+  }
+  conn.bind(id);
+  conns.set(id, conn);
+}
+
+/**
+ * `conn` stops carrying its session (it is being closed, or a channel is done): if it still is
+ * the session's connection, the session is detached and counts down its timeout.
+ */
+export function releaseSession(ns: Namespace, conns: ConnectionDirectory, conn: Connection, now: number): void {
+  const session = conn.session;
+  if (session !== undefined && conns.of(session) === conn) {
+    conns.delete(session);
+    ns.detach(session, now);
+  }
+}
+
 /** Channels one shared socket may carry: its state must fit the socket's 16 KiB attachment. */
 export const MAX_CHANNELS = 200;
 
@@ -322,12 +348,8 @@ export class SessionServer {
 
   /** A channel's session leaves it (the client closed the channel): detached, counting down its timeout. */
   private detachChannel(chan: Connection, now: number): void {
-    const session = chan.session;
+    releaseSession(this.ns, this.conns, chan, now);
     chan.unbind?.();
-    if (session !== undefined && this.conns.of(session) === chan) {
-      this.conns.delete(session);
-      this.ns.detach(session, now);
-    }
   }
 
   private execute(session: string, request: Request, now: number): Outcome {
@@ -363,13 +385,7 @@ export class SessionServer {
         now,
       );
       const id = opened.session.id;
-      const previous = this.conns.of(id);
-      if (previous && previous !== conn) {
-        out.push(previous, { type: "session", state: "moved" });
-        out.closeAfter(previous, CloseCode.moved, "session moved to another connection");
-      }
-      conn.bind(id);
-      this.conns.set(id, conn);
+      attachSession(this.conns, conn, id, out);
       out.push(conn, {
         type: "connected",
         v: PROTOCOL_VERSION,
@@ -422,11 +438,7 @@ export class SessionServer {
   }
 
   private endExpiredToken(conn: Connection, out: Outbox, now: number): void {
-    const session = conn.session;
-    if (session !== undefined && this.conns.of(session) === conn) {
-      this.conns.delete(session);
-      this.ns.detach(session, now);
-    }
+    releaseSession(this.ns, this.conns, conn, now);
     out.push(conn, { type: "session", state: "token-expired", err: Code.AUTHFAILED, message: "the connection's bearer token has expired: reconnect with a fresh one to resume the session" });
     out.closeAfter(conn, CloseCode.error(Code.AUTHFAILED), "token expired");
   }

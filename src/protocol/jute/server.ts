@@ -8,7 +8,7 @@ import type { Stat } from "../../core/stat.js";
 import { authIdentities } from "../digest.js";
 import { identitiesOf, WRITE_OPS } from "../grant.js";
 import { RateLimiter } from "../rate-limit.js";
-import { CloseCode, executeSafely, type Connection, type ConnectionDirectory, type Limits, type SessionServer } from "../session-server.js";
+import { attachSession, CloseCode, executeSafely, releaseSession, type Connection, type ConnectionDirectory, type Limits, type SessionServer } from "../session-server.js";
 import { Outbox } from "../outbox.js";
 import { JuteError, JuteReader, JuteWriter } from "./io.js";
 import {
@@ -93,11 +93,7 @@ export class JuteServer {
 
   /** Ends a connection the way ZooKeeper does on a bad packet: closed; its session counts down its timeout. */
   private drop(conn: Connection, out: Outbox, code: number, reason: string, now: number): void {
-    const session = conn.session;
-    if (session !== undefined && this.conns.of(session) === conn) {
-      this.conns.delete(session);
-      this.ns.detach(session, now);
-    }
+    releaseSession(this.ns, this.conns, conn, now);
     out.closeAfter(conn, code, reason.slice(0, 120));
   }
 
@@ -180,11 +176,7 @@ export class JuteServer {
   /** ZooKeeper answers bad credentials with AUTHFAILED and closes the connection. */
   private authFailed(conn: Connection, xid: number, out: Outbox): void {
     out.push(conn, replyHeader(xid, 0, Code.AUTHFAILED).bytes());
-    const session = conn.session;
-    if (session !== undefined && this.conns.of(session) === conn) {
-      this.conns.delete(session);
-      this.ns.detach(session, Date.now());
-    }
+    releaseSession(this.ns, this.conns, conn, Date.now());
     out.closeAfter(conn, CloseCode.error(Code.AUTHFAILED), "authentication failed");
   }
 
@@ -232,13 +224,7 @@ export class JuteServer {
         now,
       );
       const sid = opened.session.id;
-      const previous = this.conns.of(sid);
-      if (previous && previous !== conn) {
-        out.push(previous, { type: "session", state: "moved" });
-        out.closeAfter(previous, CloseCode.moved, "session moved to another connection");
-      }
-      conn.bind(sid);
-      this.conns.set(sid, conn);
+      attachSession(this.conns, conn, sid, out);
       this.onRequest?.("connect", 0);
       out.push(conn, connectResponse(opened.session.timeout, sessionIdToLong(sid), secretToBytes(opened.session.secret), req.hasReadOnly));
     } catch (e) {
