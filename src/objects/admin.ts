@@ -117,7 +117,8 @@ export class Admin {
     const log = this.logWindow();
     const sessions = this.sessionCounts();
     const open = this.host.webSockets().filter((ws) => ws.readyState === WebSocket.OPEN);
-    const withSession = open.filter((ws) => (ws.deserializeAttachment() as { session?: string } | null)?.session !== undefined).length;
+    // A socket has a session when it carries one: its own, or (shared) a channel's.
+    const withSession = open.filter((ws) => this.host.sockets.sessionsOn(ws).length > 0).length;
     const watches = ns.watches.countByKind();
     const { held, streams } = http.counts();
     const write = t.latency.write.summary();

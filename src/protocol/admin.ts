@@ -86,7 +86,7 @@ export interface Monitor {
 
 export interface SessionInfo {
   session_id: string;
-  /** "ws", "lease", or "lease:grant" (a lease made for one grant, revoked with it). */
+  /** "ws", "zk" (ZooKeeper's binary protocol), "lease", or "lease:grant" (a lease made for one grant, revoked with it). */
   kind: string;
   state: "connected" | "disconnected" | "lease";
   /** The address of its socket (connected), else the ip identity it was created with. */

@@ -439,7 +439,7 @@ export class SessionServer {
 
   private endExpiredToken(conn: Connection, out: Outbox, now: number): void {
     releaseSession(this.ns, this.conns, conn, now);
-    out.push(conn, { type: "session", state: "token-expired", err: Code.AUTHFAILED, message: "the connection's bearer token has expired: reconnect with a fresh one to resume the session" });
+    out.push(conn, { type: "session", state: "token-expired", err: Code.AUTHFAILED, code: "AUTHFAILED", message: "the connection's bearer token has expired: reconnect with a fresh one to resume the session" });
     out.closeAfter(conn, CloseCode.error(Code.AUTHFAILED), "token expired");
   }
 
