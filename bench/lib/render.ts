@@ -180,10 +180,11 @@ const DEFINITIONS = `- **a. create**: one session creates N persistent nodes wit
   the last of the W notifications arriving (all clients live in the benchmark process, so this
   includes their client-side handling). Watches are re-armed between rounds; 2 warm-up rounds.
 - **Server CPU** = utime + stime of the server's process tree from /proc over the measured window,
-  as % of one core (200 % = both cores). edgekeeper's tree is \`wrangler dev\` (node) and the
-  \`workerd\` processes it starts; ZooKeeper's is one \`java\` process. **Server RSS** = max over
-  samples (every 250 ms) of the summed RSS: the \`workerd\` processes for edgekeeper (the whole
-  tree, wrangler's node included, in parentheses), the JVM for ZooKeeper.
+  as % of one core (200 % = both cores). edgekeeper's tree is the one \`workerd\` process of
+  \`npm run serve\` (with \`--server wrangler-dev\`: \`wrangler dev\`'s node and the \`workerd\`
+  processes it starts); ZooKeeper's is one \`java\` process. **Server RSS** = max over samples
+  (every 250 ms) of the summed RSS of that tree (with wrangler dev, the \`workerd\` processes, the
+  whole tree in parentheses), the JVM for ZooKeeper.
 - **Server CPU per op** = server CPU time / operations (µs of CPU per op, per cycle, per hand-off).
 - **Client CPU / event loop**: CPU and event-loop utilisation of the one Node process that runs
   every client. It shares the 2 cores with the server; an event loop near 100 % means the
@@ -281,10 +282,10 @@ ${res.notes.length ? `\nNotes from the run:\n\n${res.notes.map((n) => `- ${n}`).
   \`--only a,b,g\` (groups or workload ids) runs a subset.
 - Before each step the script waits (\`--quiet-wait\`, up to 120 s) until other processes use less
   than \`--quiet-pct\` (15 %) of a core, and records what they used during the window.
-- \`--profile\` also takes a V8 CPU profile of the Worker in every edgekeeper window (through
-  wrangler's inspector; files under \`bench/results/profiles/\`), and the report then shows where
+- \`--profile\` (with \`--server wrangler-dev\` only) also takes a V8 CPU profile of the Worker
+  in every edgekeeper window (through wrangler's inspector; files under \`bench/results/profiles/\`), and the report then shows where
   the isolate's time went. Profiling slows edgekeeper down: use it for proportions only.
-- wrangler's local observability (on by default) is recorded with the results; run with
+- With \`--server wrangler-dev\`, wrangler's local observability (on by default) is recorded with the results; run with
   \`X_LOCAL_OBSERVABILITY=false\` in the environment to measure without it.
 - Results: \`bench/results/<timestamp>.json\` and \`bench/results/latest.json\`;
   \`npm run bench:report [results.json]\` writes this file, \`--report\` does it at the end of a run.
