@@ -91,8 +91,7 @@ export class Grants {
       this.early.delete(call.waiter);
       throw new ZkError(Code.OPERATIONTIMEOUT, "the request was abandoned by its client");
     }
-    if (this.byId.size >= this.host.limits.maxHeld)
-      throw new ZkError(Code.THROTTLEDOP, `too many held requests in this namespace (EDGEKEEPER_MAX_HTTP_HELD = ${this.host.limits.maxHeld}); retry later`);
+    this.host.roomToHold();
     const lease = call.caller.lease ? this.lease({ ...call.caller, lease: call.caller.lease }, now) : undefined;
     this.preflight(call.path, lease?.identities ?? call.caller.identities);
     const session = lease ?? this.ns.getSession(createLease(this.ns, call.ttl, call.caller.identities, now, GRANT_LEASE).leaseId)!;

@@ -21,6 +21,11 @@ export interface ApiHost {
   committed(): void;
   /** Resolves once every write made so far is durable. */
   durable(): Promise<void>;
+  /**
+   * Throws THROTTLEDOP when the namespace already holds EDGEKEEPER_MAX_HTTP_HELD requests —
+   * lock, semaphore and election waiters and long-polls together.
+   */
+  roomToHold(): void;
 }
 
 /** The object's side of the edge: what the Durable Object gives the API. */
@@ -62,6 +67,10 @@ export class HttpApi {
       deliver: (d, e) => hooks.deliver(d, e),
       committed: () => this.settle(),
       durable: () => hooks.durable(),
+      roomToHold: () => {
+        const max = hooks.limits.maxHeld;
+        if (this.counts().held >= max) throw new ZkError(Code.THROTTLEDOP, `too many held requests in this namespace (EDGEKEEPER_MAX_HTTP_HELD = ${max}); retry later`);
+      },
     };
     this.grants = new Grants(host);
     this.watches = new HttpWatches(host);

@@ -105,11 +105,11 @@ export class HttpWatches {
 
   // ---------------------------------------------------------------- long-poll
 
-  /** Held requests and open streams are bounded per namespace (429 THROTTLEDOP beyond). */
+  /** Held requests (counted with the grants' by the host) and open streams are bounded per namespace (429 THROTTLEDOP beyond). */
   private room(kind: "held" | "stream"): void {
-    const { maxHeld, maxStreams } = this.host.limits;
-    if (kind === "held" && this.polls.size >= maxHeld) throw new ZkError(Code.THROTTLEDOP, `too many held requests in this namespace (EDGEKEEPER_MAX_HTTP_HELD = ${maxHeld}); retry later`);
-    if (kind === "stream" && this.streams.size + this.observers.size >= maxStreams)
+    if (kind === "held") return this.host.roomToHold();
+    const { maxStreams } = this.host.limits;
+    if (this.streams.size + this.observers.size >= maxStreams)
       throw new ZkError(Code.THROTTLEDOP, `too many open streams in this namespace (EDGEKEEPER_MAX_HTTP_STREAMS = ${maxStreams}); retry later`);
   }
 
