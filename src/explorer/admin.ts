@@ -7,6 +7,7 @@ import type { EdgeKeeper, Stat } from "../client/index.js";
 import { h, kvTable, table } from "./dom.js";
 import { bytes, childPath, time } from "./format.js";
 import type { Monitor } from "../protocol/admin.js";
+import { PREFIX, sortBySequence } from "../core/contenders.js";
 
 export class AdminError extends Error {
   constructor(
@@ -114,13 +115,22 @@ export async function watchesPanel(ns: string, token: string | undefined, own: s
   );
 }
 
-const SEQ = /^(.*?)(\d{10})$/;
-const KINDS: Record<string, string> = { "lock-": "Mutex", "read-": "ReadWriteLock", "write-": "ReadWriteLock", "lease-": "Semaphore", "candidate-": "LeaderElection" };
+/** The read-write lock's contender prefixes (its contenders are ordered like the others'). */
+const READ = "read-";
+const WRITE = "write-";
+const KINDS: Record<string, string> = {
+  [PREFIX.lock]: "Mutex",
+  [READ]: "ReadWriteLock",
+  [WRITE]: "ReadWriteLock",
+  [PREFIX.semaphore]: "Semaphore",
+  [PREFIX.election]: "LeaderElection",
+};
+/** A contender name's prefix: all but its 10-character sequence suffix (ten digits, or a minus and nine). */
+const prefixOf = (name: string): string => name.slice(0, -10);
 
 interface Contender {
   name: string;
   prefix: string;
-  seq: number;
   stat: Stat;
   data: string;
 }
@@ -138,17 +148,17 @@ export async function locksPanel(zk: EdgeKeeper, root: string): Promise<Node> {
     const next: string[] = [];
     for (const [path, children] of lists) {
       listed++;
-      const seqs = children.filter((c) => SEQ.test(c) && KINDS[SEQ.exec(c)![1]] !== undefined);
+      const seqs = sortBySequence(children).filter((c) => KINDS[prefixOf(c)] !== undefined);
       if (seqs.length > 0) {
         const got = await Promise.all(
           seqs.map((name) =>
             zk.getData(childPath(path, name)).then(
-              (r) => ({ name, prefix: SEQ.exec(name)![1], seq: Number(SEQ.exec(name)![2]), stat: r.stat, data: new TextDecoder().decode(r.data).slice(0, 120) }),
+              (r) => ({ name, prefix: prefixOf(name), stat: r.stat, data: new TextDecoder().decode(r.data).slice(0, 120) }),
               () => undefined,
             ),
           ),
         );
-        bases.push({ path, contenders: got.filter((c): c is Contender => c !== undefined).sort((a, b) => a.seq - b.seq) });
+        bases.push({ path, contenders: got.filter((c): c is Contender => c !== undefined) });
       }
       for (const c of children) if (!seqs.includes(c)) next.push(childPath(path, c));
     }
@@ -161,10 +171,10 @@ export async function locksPanel(zk: EdgeKeeper, root: string): Promise<Node> {
     bases.map(({ path, contenders }) => {
       const kind = KINDS[contenders[0]?.prefix ?? ""] ?? "?";
       const holds = (c: Contender, i: number): string => {
-        if (c.prefix === "lock-") return i === 0 ? "holder" : `waiting (${i})`;
-        if (c.prefix === "candidate-") return i === 0 ? "leader" : `candidate (${i})`;
-        if (c.prefix === "write-") return i === 0 ? "holder (write)" : "waiting";
-        if (c.prefix === "read-") return contenders.slice(0, i).some((o) => o.prefix === "write-") ? "waiting" : "holder (read)";
+        if (c.prefix === PREFIX.lock) return i === 0 ? "holder" : `waiting (${i})`;
+        if (c.prefix === PREFIX.election) return i === 0 ? "leader" : `candidate (${i})`;
+        if (c.prefix === WRITE) return i === 0 ? "holder (write)" : "waiting";
+        if (c.prefix === READ) return contenders.slice(0, i).some((o) => o.prefix === WRITE) ? "waiting" : "holder (read)";
         return `rank ${i} (the N lowest hold)`;
       };
       return h(

@@ -1,7 +1,8 @@
 import type { EdgeKeeper, Watcher } from "../client.js";
 import { ClosedError, ConnectionLossError, NoNodeError, SessionExpiredError } from "../errors.js";
 import { contend, deleteGuaranteed, Hold, Lease, predecessor } from "./lock-internals.js";
-import { ensurePath, sortBySequence } from "./sequence.js";
+import { sortBySequence } from "../../core/contenders.js";
+import { ensurePath } from "./sequence.js";
 import { deadlineOf, retryOnLoss, Wakeup } from "./waiting.js";
 
 /**

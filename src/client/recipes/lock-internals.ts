@@ -1,7 +1,8 @@
 import type { EdgeKeeper, Watcher } from "../client.js";
 import { json, type Data } from "../data.js";
 import { ClosedError, NoNodeError, SessionExpiredError } from "../errors.js";
-import { ensurePath, sortBySequence } from "./sequence.js";
+import { sortBySequence } from "../../core/contenders.js";
+import { ensurePath } from "./sequence.js";
 import { deadlineOf, retryOnLoss, Wakeup } from "./waiting.js";
 
 /**

@@ -3,7 +3,8 @@ import type { Data } from "../data.js";
 import { json } from "../data.js";
 import { NoNodeError, NodeExistsError } from "../errors.js";
 import { joinPath } from "../../core/paths.js";
-import { ensurePath, sequenceOf } from "./sequence.js";
+import { sequenceOf } from "../../core/contenders.js";
+import { ensurePath } from "./sequence.js";
 import { deadlineOf, retryOnLoss, Wakeup } from "./waiting.js";
 
 const ITEM = "item-";
