@@ -6,7 +6,7 @@
 import type { EdgeKeeper, Stat } from "../client/index.js";
 import { h, kvTable, table } from "./dom.js";
 import { bytes, childPath, time } from "./format.js";
-import type { Monitor } from "../protocol/admin.js";
+import type { Monitor, SessionList, WatchesByPath } from "../protocol/admin.js";
 import { PREFIX, sortBySequence } from "../core/contenders.js";
 
 export class AdminError extends Error {
@@ -64,21 +64,8 @@ export async function metricsPanel(ns: string, token: string | undefined): Promi
   return h("div", {}, kvTable("metric", rows), h("h4", {}, "Requests since the instance started"), table(["transport", "op", "count", "errors"], reqs));
 }
 
-interface SessionRow {
-  session_id: string;
-  kind: string;
-  state: string;
-  remote_socket_address: string;
-  identities: { scheme: string; id: string }[];
-  session_timeout: number;
-  last_heard: number;
-  expires_at: number | null;
-  watches: number;
-  ephemerals: number;
-}
-
 export async function sessionsPanel(ns: string, token: string | undefined, own: string | undefined): Promise<Node> {
-  const r = await admin<{ count: number; truncated: boolean; sessions: SessionRow[] }>(ns, "sessions", token);
+  const r = await admin<SessionList>(ns, "sessions", token);
   return h(
     "div",
     {},
@@ -103,7 +90,7 @@ export async function sessionsPanel(ns: string, token: string | undefined, own: 
 }
 
 export async function watchesPanel(ns: string, token: string | undefined, own: string | undefined): Promise<Node> {
-  const r = await admin<{ watch_count: number; truncated: boolean; path_to_session_ids: Record<string, Record<string, string[]>> }>(ns, "watches_by_path", token);
+  const r = await admin<WatchesByPath>(ns, "watches_by_path", token);
   const rows = Object.entries(r.path_to_session_ids).flatMap(([path, sessions]) =>
     Object.entries(sessions).map(([sid, kinds]) => [h("code", {}, path), h("code", {}, sid, sid === own ? h("span", { class: "tag" }, "this page") : null), kinds.join(", ")]),
   );
