@@ -1,3 +1,6 @@
+import { Perms } from "../core/acl.js";
+import { nameOf } from "../core/paths.js";
+
 /** Data as the explorer shows and edits it: text (UTF-8), JSON (pretty-printed) or hex. */
 export type ViewMode = "text" | "json" | "hex";
 
@@ -74,16 +77,16 @@ export function fromHex(text: string): Uint8Array {
 }
 
 /** ZooKeeper's perms letters: c(reate) d(elete) r(ead) w(rite) a(dmin). */
+const LETTERS: ReadonlyArray<readonly [number, string]> = [
+  [Perms.CREATE, "c"],
+  [Perms.DELETE, "d"],
+  [Perms.READ, "r"],
+  [Perms.WRITE, "w"],
+  [Perms.ADMIN, "a"],
+];
+
 export function permsString(perms: number): string {
-  return [
-    [4, "c"],
-    [8, "d"],
-    [1, "r"],
-    [2, "w"],
-    [16, "a"],
-  ]
-    .map(([bit, letter]) => ((perms & (bit as number)) !== 0 ? letter : "-"))
-    .join("");
+  return LETTERS.map(([bit, letter]) => ((perms & bit) !== 0 ? letter : "-")).join("");
 }
 
 export function bytes(n: number): string {
@@ -95,15 +98,10 @@ export function time(ms: number | null | undefined): string {
   return new Date(ms).toISOString().replace("T", " ").replace(/\.\d+Z$/, "Z");
 }
 
-export function parentOf(path: string): string {
-  const i = path.lastIndexOf("/");
-  return i <= 0 ? "/" : path.slice(0, i);
-}
+/** Paths as the server handles them (src/core/paths.ts). */
+export { parentOf, joinPath as childPath } from "../core/paths.js";
 
-export function childPath(parent: string, name: string): string {
-  return parent === "/" ? `/${name}` : `${parent}/${name}`;
-}
-
+/** The name a tree row shows: the last segment, "/" for the root. */
 export function baseName(path: string): string {
-  return path === "/" ? "/" : path.slice(path.lastIndexOf("/") + 1);
+  return path === "/" ? "/" : nameOf(path);
 }
