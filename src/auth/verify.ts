@@ -1,4 +1,4 @@
-import { createLocalJWKSet, createRemoteJWKSet, errors, importJWK, importSPKI, jwtVerify, type JWTPayload, type JWTVerifyGetKey, type JWK } from "jose";
+import { createLocalJWKSet, createRemoteJWKSet, decodeProtectedHeader, errors, importJWK, importSPKI, jwtVerify, type JWTPayload, type JWTVerifyGetKey, type JWK } from "jose";
 import type { AuthConfig } from "./config.js";
 
 type TokenConfig = Extract<AuthConfig, { mode: "tokens" }>;
@@ -48,7 +48,7 @@ function makeVerifier(cfg: TokenConfig): Verifier {
   return async (token) => {
     let alg: unknown;
     try {
-      alg = JSON.parse(atob(token.split(".")[0].replace(/-/g, "+").replace(/_/g, "/"))).alg;
+      alg = decodeProtectedHeader(token).alg;
     } catch {
       throw new TokenError("the bearer token is not a JWT");
     }
