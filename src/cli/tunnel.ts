@@ -1,5 +1,6 @@
 import { createServer, type AddressInfo, type Server, type Socket } from "node:net";
 import { DEFAULT_MAX_PACKET, framePacket, PacketSplitter } from "./zk-framing.js";
+import { namespaceUrl } from "../client/index.js";
 
 /**
  * The ZooKeeper tunnel (docs/zookeeper-compat.md): a local TCP listener; each accepted
@@ -39,17 +40,14 @@ export interface Tunnel {
 
 export const ZK_SUBPROTOCOL = "zookeeper";
 
-/** `<url>/v1/namespaces/<ns>/zk` with the scheme turned into ws / wss. */
+/** `<url>/v1/namespaces/<ns>/zk` with the scheme turned into ws / wss (the URL's query and fragment dropped). */
 export function tunnelTarget(url: string, namespace: string): string {
   const u = new URL(url);
-  if (u.protocol === "http:") u.protocol = "ws:";
-  else if (u.protocol === "https:") u.protocol = "wss:";
-  else if (u.protocol !== "ws:" && u.protocol !== "wss:") throw new Error(`--url: expected http(s):// or ws(s)://, not ${u.protocol}`);
-  const base = u.pathname.replace(/\/+$/, "");
-  u.pathname = `${base}/v1/namespaces/${encodeURIComponent(namespace)}/zk`;
+  if (!["http:", "https:", "ws:", "wss:"].includes(u.protocol)) throw new Error(`--url: expected http(s):// or ws(s)://, not ${u.protocol}`);
+  u.pathname = u.pathname.replace(/\/+$/, "");
   u.search = "";
   u.hash = "";
-  return u.toString();
+  return namespaceUrl(u.toString(), namespace, "zk");
 }
 
 /** Parses `host:port`, `[v6]:port` or a bare port. */

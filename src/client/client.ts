@@ -83,12 +83,15 @@ let seq = 0;
 const requestId = () =>
   typeof crypto !== "undefined" && "randomUUID" in crypto ? crypto.randomUUID() : `${Date.now().toString(36)}-${(seq++).toString(36)}-${Math.random().toString(36).slice(2)}`;
 
-/** `http(s)://host` or `ws(s)://host` → the namespace's WebSocket URL. */
-export function namespaceUrl(base: string, namespace: string): string {
+/**
+ * `http(s)://host` or `ws(s)://host` → the namespace's WebSocket URL: its `route` is `ws` (the
+ * JSON protocol) or `zk` (ZooKeeper's binary protocol, for the CLI's tunnel).
+ */
+export function namespaceUrl(base: string, namespace: string, route: "ws" | "zk" = "ws"): string {
   const u = new URL(base);
   if (u.protocol === "http:") u.protocol = "ws:";
   if (u.protocol === "https:") u.protocol = "wss:";
-  u.pathname = `${u.pathname.replace(/\/$/, "")}/v1/namespaces/${encodeURIComponent(namespace)}/ws`;
+  u.pathname = `${u.pathname.replace(/\/$/, "")}/v1/namespaces/${encodeURIComponent(namespace)}/${route}`;
   return u.toString();
 }
 
