@@ -21,18 +21,23 @@ export class WatchIndex {
     recursive: new Map(),
   };
   private recursiveCount = 0;
-  /** How many watches each session holds, of every kind. */
-  private readonly perSession = new Map<string, number>();
+  /**
+   * Each session's watches as `kind \0 path`: a session's own watches (and their count) are
+   * found without walking everyone's — a detach, close or resume drops them.
+   */
+  private readonly perSession = new Map<string, Set<string>>();
 
-  private count(session: string, d: number): void {
-    const n = (this.perSession.get(session) ?? 0) + d;
-    if (n > 0) this.perSession.set(session, n);
-    else this.perSession.delete(session);
+  private track(session: string, kind: WatchKind, path: string, held: boolean): void {
+    let mine = this.perSession.get(session);
+    if (held) {
+      if (!mine) this.perSession.set(session, (mine = new Set()));
+      mine.add(`${kind}\0${path}`);
+    } else if (mine?.delete(`${kind}\0${path}`) && mine.size === 0) this.perSession.delete(session);
   }
 
   /** Watches a session holds, of every kind. */
   countOf(session: string): number {
-    return this.perSession.get(session) ?? 0;
+    return this.perSession.get(session)?.size ?? 0;
   }
 
   add(session: string, path: string, kind: WatchKind): boolean {
@@ -41,7 +46,7 @@ export class WatchIndex {
     if (!set) map.set(path, (set = new Set()));
     if (set.has(session)) return false;
     set.add(session);
-    this.count(session, 1);
+    this.track(session, kind, path, true);
     if (kind === "recursive") this.recursiveCount++;
     return true;
   }
@@ -55,17 +60,17 @@ export class WatchIndex {
     const set = map.get(path);
     if (!set?.delete(session)) return false;
     if (set.size === 0) map.delete(path);
-    this.count(session, -1);
+    this.track(session, kind, path, false);
     if (kind === "recursive") this.recursiveCount--;
     return true;
   }
 
   /** Every (path, kind) a session watches. */
   ofSession(session: string): Array<{ path: string; kind: WatchKind }> {
-    const out: Array<{ path: string; kind: WatchKind }> = [];
-    for (const kind of Object.keys(this.byKind) as WatchKind[])
-      for (const [path, set] of this.byKind[kind]) if (set.has(session)) out.push({ path, kind });
-    return out;
+    return [...(this.perSession.get(session) ?? [])].map((key) => {
+      const cut = key.indexOf("\0");
+      return { kind: key.slice(0, cut) as WatchKind, path: key.slice(cut + 1) };
+    });
   }
 
   /** All watches as (session, path, kind). */
@@ -113,7 +118,7 @@ export class WatchIndex {
       const set = this.byKind[kind].get(at);
       if (!set) return [];
       this.byKind[kind].delete(at);
-      for (const session of set) this.count(session, -1);
+      for (const session of set) this.track(session, kind, at, false);
       fired.push({ path: at, kind });
       return [...set];
     };

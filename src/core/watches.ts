@@ -40,10 +40,6 @@ export class WatchRegistry {
     return this.live.countOf(session);
   }
 
-  ofSession(session: string) {
-    return this.live.ofSession(session);
-  }
-
   dropSession(session: string): void {
     const mine = this.live.ofSession(session);
     if (mine.length === 0) return;
