@@ -1,5 +1,7 @@
 import { Code, ZkError } from "./errors.js";
 import type { Request, WatchSet } from "./requests.js";
+import { watchList } from "./replay.js";
+import type { WatchKind } from "./store.js";
 
 /**
  * The namespace's own bounds (docs/limits.md): how long and deep a path may be, how many
@@ -86,10 +88,6 @@ export function checkRequestPaths(req: Request, limits: PathLimits): void {
   if (typeof path === "string") checkPathLimits(path, limits);
 }
 
-export function* watchSetPaths(set: WatchSet): Generator<string> {
-  for (const paths of Object.values(set)) for (const p of (paths as string[] | undefined) ?? []) yield p;
-}
-
 /** Refuses one more child under a parent that has the most it may have (QUOTAEXCEEDED). */
 export function checkChildren(parentPath: string, numChildren: number, limits: TreeLimits): void {
   if (numChildren >= limits.maxChildren)
@@ -97,21 +95,12 @@ export function checkChildren(parentPath: string, numChildren: number, limits: T
 }
 
 /** Distinct (path, kind) watches a watch set registers; exist and data watches share a kind. */
-export function distinctWatches(set: WatchSet): Array<{ path: string; kind: "data" | "child" | "persistent" | "recursive" }> {
+export function distinctWatches(set: WatchSet): Array<{ path: string; kind: WatchKind }> {
   const seen = new Set<string>();
-  const out: Array<{ path: string; kind: "data" | "child" | "persistent" | "recursive" }> = [];
-  const add = (path: string, kind: "data" | "child" | "persistent" | "recursive") => {
-    const key = kind + "\0" + path;
-    if (seen.has(key)) return;
-    seen.add(key);
-    out.push({ path, kind });
-  };
-  for (const p of set.data ?? []) add(p, "data");
-  for (const p of set.exist ?? []) add(p, "data");
-  for (const p of set.child ?? []) add(p, "child");
-  for (const p of set.persistent ?? []) add(p, "persistent");
-  for (const p of set.persistentRecursive ?? []) add(p, "recursive");
-  return out;
+  return watchList(set).filter((w) => {
+    const key = w.kind + "\0" + w.path;
+    return seen.has(key) ? false : (seen.add(key), true);
+  });
 }
 
 export function watchLimitError(held: number, adding: number, limit: number): ZkError {

@@ -2,7 +2,7 @@ import { canAccess, checkAcl, maskDigests, Perms, withSuper, type Id } from "./a
 import { isContainer, isTtl } from "./create-mode.js";
 import { Code, codeName, ZkError } from "./errors.js";
 import type { Delivery, WatchEvent } from "./events.js";
-import { checkPathLimits, checkRequestPaths, DEFAULT_LIMITS, distinctWatches, sessionLimitError, watchLimitError, watchSetPaths, type NamespaceLimits } from "./limits.js";
+import { checkPathLimits, checkRequestPaths, DEFAULT_LIMITS, distinctWatches, sessionLimitError, watchLimitError, type NamespaceLimits } from "./limits.js";
 import { parentOf, validatePath } from "./paths.js";
 import { Quotas } from "./quota.js";
 import { replayFromLog, replayFromState, type ReplayOutcome } from "./replay.js";
@@ -394,11 +394,12 @@ export class Namespace {
    * replay, so one-shot watches that replay would consume count too.
    */
   private checkWatchSet(set: WatchSet, held: number, has: (path: string, kind: WatchKind) => boolean): void {
-    for (const p of watchSetPaths(set)) {
-      validatePath(p);
-      checkPathLimits(p, this.config);
+    const watches = distinctWatches(set);
+    for (const w of watches) {
+      validatePath(w.path);
+      checkPathLimits(w.path, this.config);
     }
-    const adding = distinctWatches(set).filter((w) => !has(w.path, w.kind)).length;
+    const adding = watches.filter((w) => !has(w.path, w.kind)).length;
     if (held + adding > this.config.maxWatchesPerSession) throw watchLimitError(held, adding, this.config.maxWatchesPerSession);
   }
 
@@ -411,8 +412,8 @@ export class Namespace {
     this.watches.add(session, path, kind);
   }
 
+  /** Replays what a watch set missed since `lastZxid` (its paths were checked by checkWatchSet). */
   private replay(id: string, lastZxid: number, set: WatchSet): Pick<Opened, "replay" | "resync"> {
-    for (const paths of Object.values(set)) for (const p of paths ?? []) validatePath(p);
     let outcome: ReplayOutcome;
     let resync: Opened["resync"];
     if (lastZxid >= this.logFloor) {
