@@ -17,7 +17,6 @@ import { TokenError, verifyToken } from "./verify.js";
  * Worker could not refuse the upgrade before the object accepts a socket for it.
  */
 
-export { SUBPROTOCOL, SHARED_SUBPROTOCOL } from "../protocol/grant.js";
 const BEARER_PROTOCOL = "bearer.";
 
 const grants = new WeakMap<Request, Grant>();

@@ -4,13 +4,14 @@ import { settingsFrom } from "../config.js";
 import { SessionServer } from "../protocol/session-server.js";
 import { SqlStore } from "./sql-store.js";
 import { refuseUpgrade, SocketDirectory, socketConnection, type Attachment } from "./sockets.js";
-import { GRANT_HEADER, grantFromHeader, SHARED_SUBPROTOCOL } from "../protocol/grant.js";
+import { GRANT_HEADER, grantFromHeader } from "../protocol/grant.js";
+import { SHARED_SUBPROTOCOL, ZK_SUBPROTOCOL } from "../protocol/wire.js";
 import { HttpApi } from "./http-api.js";
 import type { ApiCall, ApiReply, ApiStreamCall, ApiStreamReply, ApiTarget } from "../protocol/api.js";
 import type { AdminCall, AdminReply, AdminTarget } from "../protocol/admin.js";
 import { Admin } from "./admin.js";
 import { Telemetry } from "./telemetry.js";
-import { JuteServer, WIRE_HEADER, ZK_SUBPROTOCOL } from "../protocol/jute/server.js";
+import { JuteServer, WIRE_HEADER } from "../protocol/jute/server.js";
 
 /**
  * One namespace: a Durable Object holding the tree in SQLite and its clients' hibernatable

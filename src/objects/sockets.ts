@@ -2,6 +2,7 @@ import { Code, codeName } from "../core/errors.js";
 import type { Connection, ConnectionDirectory } from "../protocol/session-server.js";
 import type { Grant } from "../protocol/grant.js";
 import { juteMessage } from "../protocol/jute/server.js";
+import { closeEnvelope, messageEnvelope } from "../protocol/wire.js";
 
 /** Grants nothing: what a socket without a readable attachment gets. */
 const NO_GRANT: Grant = Object.freeze({ read: false, write: false, admin: false, super: false });
@@ -115,11 +116,11 @@ function sharedChannel(carrier: Connection, ch: number, att: () => Attachment, s
     },
     heard: (now: number) => carrier.heard(now),
     send(text: string) {
-      carrier.send(`[{"ch":${ch},"m":${text}}]`);
+      carrier.send(`[${messageEnvelope(ch, text)}]`);
     },
     close(code: number, reason: string) {
       unbind();
-      carrier.send(`[{"ch":${ch},"close":${JSON.stringify([code, reason])}}]`);
+      carrier.send(`[${closeEnvelope(ch, code, reason)}]`);
     },
     unbind,
   };

@@ -27,10 +27,6 @@ export interface Grant {
 /** Local development without keys (EDGEKEEPER_AUTH=open): everything, no identity. */
 export const OPEN_GRANT: Grant = Object.freeze({ read: true, write: true, admin: true, super: false });
 
-/** The WebSocket subprotocols: one session per socket, or a shared socket of channels (docs/protocol.md §10). */
-export const SUBPROTOCOL = "edgekeeper.v1";
-export const SHARED_SUBPROTOCOL = "edgekeeper.mux.v1";
-
 /** The request header that carries a Grant from the Worker to the object (set by the Worker only). */
 export const GRANT_HEADER = "Edgekeeper-Grant";
 

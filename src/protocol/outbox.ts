@@ -1,4 +1,5 @@
 import type { Connection } from "./session-server.js";
+import { closeEnvelope, messageEnvelope } from "./wire.js";
 
 /**
  * Messages collected per connection while a frame is handled, sent together at its end. The
@@ -43,7 +44,7 @@ export class Outbox {
         continue;
       }
       const text = q.length === 1 ? single(q[0]) : JSON.stringify(q);
-      if (conn.carrier) envelope(conn, `{"ch":${conn.ch},"m":${text}}`);
+      if (conn.carrier) envelope(conn, messageEnvelope(conn.ch!, text));
       else
         try {
           conn.send(text);
@@ -54,7 +55,7 @@ export class Outbox {
     for (const [conn, [code, reason]] of this.closes) {
       if (!conn.carrier) continue;
       conn.unbind?.();
-      envelope(conn, `{"ch":${conn.ch},"close":${JSON.stringify([code, reason])}}`);
+      envelope(conn, closeEnvelope(conn.ch!, code, reason));
     }
     for (const [carrier, list] of envelopes)
       try {

@@ -9,6 +9,7 @@ import { authIdentities } from "./digest.js";
 import { InFlight } from "./in-flight.js";
 import { RateLimiter } from "./rate-limit.js";
 import { Outbox } from "./outbox.js";
+import { MAX_CHANNELS } from "./wire.js";
 
 /**
  * A client connection as the protocol sees it, whatever runtime carries it. The Durable
@@ -86,8 +87,6 @@ export function releaseSession(ns: Namespace, conns: ConnectionDirectory, conn: 
   }
 }
 
-/** Channels one shared socket may carry: its state must fit the socket's 16 KiB attachment. */
-export const MAX_CHANNELS = 200;
 
 /** Finds the live connection of a session, if it has one. */
 export interface ConnectionDirectory {

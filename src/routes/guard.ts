@@ -1,6 +1,7 @@
 import type { IRequest } from "itty-router";
 import { Code, codeName } from "../core/errors.js";
-import { authenticate, offeredProtocols, Refusal, serviceRefusal, SHARED_SUBPROTOCOL, SUBPROTOCOL } from "../auth/authenticate.js";
+import { authenticate, offeredProtocols, Refusal, serviceRefusal } from "../auth/authenticate.js";
+import { jsonSubprotocol } from "../protocol/wire.js";
 import type { Right } from "../auth/claims.js";
 import { isNamespaceName } from "./names.js";
 import { zkErrorResponse } from "./errors.js";
@@ -41,7 +42,7 @@ export function serviceGate(request: Request, env: Env): Response | undefined {
  */
 export function refusalResponse(request: Request, r: Refusal): Response {
   const offered = offeredProtocols(request);
-  const ours = offered.includes(SUBPROTOCOL) ? SUBPROTOCOL : offered.includes(SHARED_SUBPROTOCOL) ? SHARED_SUBPROTOCOL : undefined;
+  const ours = jsonSubprotocol(offered);
   if (request.headers.get("Upgrade")?.toLowerCase() === "websocket" && ours) {
     const pair = new WebSocketPair();
     const server = pair[1];

@@ -1,8 +1,9 @@
 import type { IRequest } from "itty-router";
 import { Code } from "../core/errors.js";
-import { grantHeader, grantOf, offeredProtocols, SHARED_SUBPROTOCOL, SUBPROTOCOL } from "../auth/authenticate.js";
+import { grantHeader, grantOf, offeredProtocols } from "../auth/authenticate.js";
+import { jsonSubprotocol, ZK_SUBPROTOCOL } from "../protocol/wire.js";
 import { zkErrorResponse } from "./errors.js";
-import { WIRE_HEADER, ZK_SUBPROTOCOL } from "../protocol/jute/server.js";
+import { WIRE_HEADER } from "../protocol/jute/server.js";
 
 /**
  * GET /v1/namespaces/:ns/ws — hands the WebSocket upgrade to the namespace's object, with the
@@ -18,7 +19,7 @@ export function wsRoute(request: IRequest, env: Env): Promise<Response> | Respon
   headers.set("CF-Connecting-IP", request.headers.get("CF-Connecting-IP") ?? "127.0.0.1");
   // The one of our subprotocols the client offers (a shared socket's first), echoed by the object.
   const offered = offeredProtocols(request);
-  const protocol = offered.includes(SHARED_SUBPROTOCOL) ? SHARED_SUBPROTOCOL : offered.includes(SUBPROTOCOL) ? SUBPROTOCOL : undefined;
+  const protocol = jsonSubprotocol(offered);
   if (protocol) headers.set("Sec-WebSocket-Protocol", protocol);
   const stub = env.NAMESPACE.get(env.NAMESPACE.idFromName(name));
   return stub.fetch(new Request(request.url, { headers }));

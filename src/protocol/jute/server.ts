@@ -27,8 +27,6 @@ import {
   writeStat,
 } from "./records.js";
 
-/** The WebSocket subprotocol of the binary protocol (docs/zookeeper-compat.md). */
-export const ZK_SUBPROTOCOL = "zookeeper";
 /** The header by which the Worker tells the object an upgrade is for the binary protocol (set by the Worker only). */
 export const WIRE_HEADER = "Edgekeeper-Wire";
 
