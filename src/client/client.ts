@@ -2,7 +2,7 @@ import type { ACL, Id } from "../core/acl.js";
 import type { Stat } from "../core/stat.js";
 import { decodeBase64, encodeBase64 } from "../protocol/base64.js";
 import type { SocketShare } from "./shared-socket.js";
-import { Connection, type RequestOptions, type SocketFactory, type State, type TokenSource } from "./connection.js";
+import { Connection, globalWebSocket, type RequestOptions, type SocketFactory, type State, type TokenSource } from "./connection.js";
 import { fromJson, toBytes, utf8, type Data } from "./data.js";
 import { ClosedError, NoWatcherError, OperationTimeoutError } from "./errors.js";
 import { Transaction, type MultiResult, type WireOp } from "./transaction.js";
@@ -123,13 +123,7 @@ export class EdgeKeeper {
   readonly ready: Promise<void>;
 
   constructor(url: string, readonly options: ConnectOptions) {
-    const socket: SocketFactory =
-      options.share?.socket ??
-      options.WebSocket ??
-      ((u, protocols) => {
-        if (typeof WebSocket === "undefined") throw new Error("no global WebSocket: pass options.WebSocket");
-        return new WebSocket(u, protocols);
-      });
+    const socket: SocketFactory = options.share?.socket ?? options.WebSocket ?? globalWebSocket;
     this.conn = new Connection({
       url: namespaceUrl(url, options.namespace),
       sessionTimeout: options.sessionTimeout ?? 30_000,

@@ -88,8 +88,37 @@ const OPEN = 1;
  * Coalescing stops before a frame would exceed this many characters (a single larger request
  * still goes alone): the server rejects a frame over its limit (4 MiB by default) as a whole.
  */
-const FRAME_BUDGET = 1024 * 1024;
-const MAX_BATCH = 1000;
+export const FRAME_BUDGET = 1024 * 1024;
+/** Requests per frame: the server's default batch limit (EDGEKEEPER_MAX_BATCH). */
+export const MAX_BATCH = 1000;
+
+/** What a frame (a connection's, or a shared socket's) stays within: requests and characters. */
+export interface Limits {
+  maxBatch: number;
+  frameBudget: number;
+}
+
+/**
+ * The limits a handshake's `connected` reply announces, kept well inside: at most its batch
+ * limit, and a quarter of its frame limit (a frame's JSON may grow a little in UTF-8 bytes
+ * over its length in characters), never above the defaults. A limit the reply leaves out
+ * stays as in `previous`.
+ */
+export function limitsFrom(
+  hello: { maxBatch?: unknown; maxFrameBytes?: unknown },
+  previous: Limits = { maxBatch: MAX_BATCH, frameBudget: FRAME_BUDGET },
+): Limits {
+  return {
+    maxBatch: typeof hello.maxBatch === "number" ? Math.min(MAX_BATCH, hello.maxBatch) : previous.maxBatch,
+    frameBudget: typeof hello.maxFrameBytes === "number" ? Math.min(FRAME_BUDGET, Math.floor(hello.maxFrameBytes / 4)) : previous.frameBudget,
+  };
+}
+
+/** The default SocketFactory: the global WebSocket (browsers, Workers, Node 22). */
+export const globalWebSocket: SocketFactory = (url, protocols) => {
+  if (typeof WebSocket === "undefined") throw new Error("no global WebSocket: pass a factory (options.WebSocket, or new SocketShare(factory))");
+  return new WebSocket(url, protocols);
+};
 
 /**
  * One logical connection to a namespace: a session that outlives sockets. It opens a
@@ -113,8 +142,8 @@ export class Connection {
   /** The xids of each frame sent on the current socket and not yet answered, oldest first. */
   private unanswered: number[][] = [];
   private nextXid = 1;
-  private frameBudget = FRAME_BUDGET;
-  private maxBatch = MAX_BATCH;
+  /** The server's limits, as the last handshake announced them. */
+  private limits: Limits = { maxBatch: MAX_BATCH, frameBudget: FRAME_BUDGET };
   private attempt = 0;
   private lastRecv = 0;
   private lastSent = 0;
@@ -274,10 +303,8 @@ export class Connection {
     this.sessionId = m.sessionId;
     this.secret = m.secret;
     this.negotiatedTimeout = m.timeout;
-    // The server announces its limits; stay well inside them (a frame's JSON may grow a
-    // little in UTF-8 bytes over its length in characters).
-    if (typeof m.maxFrameBytes === "number") this.frameBudget = Math.min(FRAME_BUDGET, Math.floor(m.maxFrameBytes / 4));
-    if (typeof m.maxBatch === "number") this.maxBatch = Math.min(MAX_BATCH, m.maxBatch);
+    // The server announces its limits; stay well inside them.
+    this.limits = limitsFrom(m, this.limits);
     this.attempt = 0;
     this.startHeartbeat();
     this.setState("connected");
@@ -435,9 +462,9 @@ export class Connection {
     const texts: string[] = [];
     let size = 2;
     for (const p of this.queue) {
-      if (texts.length === this.maxBatch) break;
+      if (texts.length === this.limits.maxBatch) break;
       const text = JSON.stringify(p.frame);
-      if (texts.length > 0 && size + text.length + 1 > this.frameBudget) break;
+      if (texts.length > 0 && size + text.length + 1 > this.limits.frameBudget) break;
       texts.push(text);
       size += text.length + 1;
     }

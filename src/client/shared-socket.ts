@@ -1,4 +1,4 @@
-import { SUBPROTOCOL, type SocketFactory, type SocketLike } from "./connection.js";
+import { FRAME_BUDGET, globalWebSocket, limitsFrom, MAX_BATCH, SUBPROTOCOL, type Limits, type SocketFactory, type SocketLike } from "./connection.js";
 import { OncePerTick } from "./once-per-tick.js";
 
 /**
@@ -26,10 +26,6 @@ import { OncePerTick } from "./once-per-tick.js";
 export const SHARED_SUBPROTOCOL = "edgekeeper.mux.v1";
 /** Channels per shared socket; the server refuses more (the socket's state must fit its 16 KiB attachment). */
 export const MAX_CHANNELS = 200;
-
-/** The server's default batch limit (EDGEKEEPER_MAX_BATCH) and a quarter of its frame limit, per shared frame. */
-const MAX_REQUESTS = 1000;
-const FRAME_BUDGET = 1024 * 1024;
 
 type Listener = (ev: any) => void;
 
@@ -87,9 +83,8 @@ class Carrier {
   /** Requests and characters in `out`: a shared frame stays within the server's batch and frame limits. */
   private outRequests = 0;
   private outChars = 0;
-  /** The server's limits, as its handshakes announce them. */
-  private maxRequests = MAX_REQUESTS;
-  private frameBudget = FRAME_BUDGET;
+  /** The server's limits, as its handshakes announce them (per shared frame, as per frame of a connection). */
+  private limits: Limits = { maxBatch: MAX_BATCH, frameBudget: FRAME_BUDGET };
   private ping = false;
   private readonly flushing = new OncePerTick(() => this.flush());
   /** No new channels: the socket is closing or closed. */
@@ -126,7 +121,7 @@ class Carrier {
     else {
       // The server's batch limit counts a shared frame's requests together: send what is
       // collected first if this channel's frame would take it over (or over the size budget).
-      if (this.out.length > 0 && (this.outRequests + requests > this.maxRequests || this.outChars + text.length > this.frameBudget)) this.sendCollected();
+      if (this.out.length > 0 && (this.outRequests + requests > this.limits.maxBatch || this.outChars + text.length > this.limits.frameBudget)) this.sendCollected();
       this.out.push(`{"ch":${ch},"f":${text}}`);
       this.outRequests += requests;
       this.outChars += text.length + 16;
@@ -186,10 +181,7 @@ class Carrier {
       if (!c) continue;
       if (env.m !== undefined) {
         const hello = env.m as { type?: string; maxBatch?: unknown; maxFrameBytes?: unknown };
-        if (hello.type === "connected") {
-          if (typeof hello.maxBatch === "number") this.maxRequests = Math.min(MAX_REQUESTS, hello.maxBatch);
-          if (typeof hello.maxFrameBytes === "number") this.frameBudget = Math.min(FRAME_BUDGET, Math.floor(hello.maxFrameBytes / 4));
-        }
+        if (hello.type === "connected") this.limits = limitsFrom(hello, this.limits);
         c.emit("message", { parsed: env.m });
       }
       if (env.close) {
@@ -227,7 +219,7 @@ class Carrier {
 export class SocketShare {
   private readonly carriers = new Map<string, Set<Carrier>>();
 
-  constructor(private readonly factory: SocketFactory = defaultFactory) {}
+  constructor(private readonly factory: SocketFactory = globalWebSocket) {}
 
   /** A SocketFactory whose sockets are channels of shared sockets. */
   readonly socket: SocketFactory = (url, protocols) => {
@@ -238,9 +230,4 @@ export class SocketShare {
     set.add(carrier);
     return carrier.channel();
   };
-}
-
-function defaultFactory(url: string, protocols: string[]): SocketLike {
-  if (typeof WebSocket === "undefined") throw new Error("no global WebSocket: pass a factory");
-  return new WebSocket(url, protocols);
 }
