@@ -10,6 +10,7 @@ import { InFlight } from "./in-flight.js";
 import { RateLimiter } from "./rate-limit.js";
 import { Outbox } from "./outbox.js";
 import { MAX_CHANNELS } from "./wire.js";
+import { utf8Length } from "../core/limits.js";
 
 /**
  * A client connection as the protocol sees it, whatever runtime carries it. The Durable
@@ -237,7 +238,7 @@ export class SessionServer {
   private read(raw: string | ArrayBuffer): Frame {
     // The limit is in UTF-8 bytes; a string can only exceed it once 3 × its length does.
     const size =
-      typeof raw !== "string" ? raw.byteLength : raw.length * 3 <= this.limits.maxFrameBytes ? raw.length : new TextEncoder().encode(raw).byteLength;
+      typeof raw !== "string" ? raw.byteLength : raw.length * 3 <= this.limits.maxFrameBytes ? raw.length : utf8Length(raw);
     if (size > this.limits.maxFrameBytes)
       return { error: new ZkError(Code.MARSHALLINGERROR, `frame of ${size} bytes exceeds the ${this.limits.maxFrameBytes}-byte limit (EDGEKEEPER_MAX_FRAME_BYTES)`) };
     if (typeof raw !== "string") return { error: new ZkError(Code.MARSHALLINGERROR, "binary frames are not part of protocol v1; send JSON text") };
@@ -467,7 +468,8 @@ function xidOf(item: unknown): number | null {
 /** Writes from two connections this close together (ms) mean a group commit pays off. */
 const CONTENTION_WINDOW_MS = 2;
 
-const WRITE_OP = /"op"\s*:\s*"(?:create|delete|setData|setACL|multi|close)"/;
+/** The ops that write (WRITE_OPS), and `close`, which ends a session in a transaction. */
+const WRITE_OP = new RegExp(`"op"\\s*:\\s*"(?:${[...WRITE_OPS, "close"].join("|")})"`);
 
 /** Whether a raw frame may contain a write (false positives only cost a short wait). */
 function mayWrite(raw: string | ArrayBuffer): boolean {
