@@ -33,9 +33,9 @@ const infoOf = (s: SessionRecord): LeaseInfo => ({ leaseId: s.id, secret: s.secr
 
 /** Creates a lease: one transaction (createSession), then it lives detached from any socket. */
 export function createLease(ns: Namespace, ttl: number, identities: Id[], now: number, kind: string = LEASE): LeaseInfo {
-  const { session } = ns.open({ timeout: ttl, lastZxid: 0, identities, kind }, now);
-  // No socket carries it: its timer runs from now, and a restart does not treat it as connected.
-  ns.detach(session.id, now);
+  // No socket carries it: stored detached, so its timer runs from now and a restart does not
+  // treat it as connected.
+  const { session } = ns.open({ timeout: ttl, lastZxid: 0, identities, kind, detached: true }, now);
   return infoOf(session);
 }
 

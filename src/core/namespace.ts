@@ -72,6 +72,8 @@ export interface OpenRequest {
   kind?: string;
   /** When the session's current connection last showed life the core does not see (heartbeats answered by the runtime), ms. */
   heardAt?: number;
+  /** A new session no connection carries (an HTTP lease): stored detached, its timer running from now. */
+  detached?: boolean;
 }
 
 export interface Opened {
@@ -319,7 +321,7 @@ export class Namespace {
         secret: newSecret(),
         timeout: negotiateTimeout(req.timeout, this.config),
         lastSeen: now,
-        connected: true,
+        connected: !req.detached,
         identities: withSuper(req.identities, this.config.superDigest),
         kind: req.kind ?? "ws",
       };
