@@ -4,7 +4,7 @@ import { CreateMode } from "../core/create-mode.js";
 import { Code, codeName, ZkError } from "../core/errors.js";
 import { checkLease, createLease, GRANT_LEASE, keepAlive, revokeLease } from "../core/leases.js";
 import type { Namespace, Outcome } from "../core/namespace.js";
-import { ancestors, joinPath, parentOf, validatePath } from "../core/paths.js";
+import { ancestors, joinPath, nameOf, parentOf, validatePath } from "../core/paths.js";
 import type { Request } from "../core/requests.js";
 import { NO_OWNER } from "../core/stat.js";
 import type { Change, SessionRecord } from "../core/store.js";
@@ -111,7 +111,7 @@ export class Grants {
         rule: call.rule,
         base: call.path,
         node: created.path,
-        name: created.path.slice(created.path.lastIndexOf("/") + 1),
+        name: nameOf(created.path),
         token: created.stat.czxid,
         lease: session,
         data,
@@ -280,7 +280,7 @@ export class Grants {
     const lease = this.lease(call.caller, now);
     const node = this.holding(call, lease);
     const sorted = contendersOf(this.ns.store, call.path);
-    if (sorted[0] !== node.path.slice(node.path.lastIndexOf("/") + 1))
+    if (sorted[0] !== nameOf(node.path))
       throw new ZkError(Code.NOAUTH, `${node.path} is not the leader of ${call.path}: only the leader may proclaim`);
     const o = this.run(lease, { op: "setData", path: node.path, data: call.data, version: -1 }, now);
     return ok(o.zxid, { path: call.path, node: node.path, token: call.token, stat: (o.result as { stat: unknown }).stat });

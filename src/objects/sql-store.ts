@@ -1,7 +1,7 @@
 import type { ACL } from "../core/acl.js";
 import type { CreateMode } from "../core/create-mode.js";
 import type { Change, SessionRecord, Store, Timer, TimerKind, WatchKind, WatchRow, ZNode } from "../core/store.js";
-import { nameOf } from "../core/paths.js";
+import { joinPath, nameOf, parentOf } from "../core/paths.js";
 import { NodeCache } from "./node-cache.js";
 import { ChildrenCache, lowerBound } from "./children-cache.js";
 
@@ -51,8 +51,6 @@ const STAT_COLUMNS: ReadonlyArray<[string, "czxid" | "mzxid" | "pzxid" | "ctime"
   ["aversion", "aversion"],
   ["num_children", "numChildren"],
 ];
-
-const parentPathOf = (path: string) => path.slice(0, Math.max(1, path.lastIndexOf("/")));
 
 function toBlob(data: Uint8Array): ArrayBuffer {
   return data.byteOffset === 0 && data.byteLength === data.buffer.byteLength
@@ -162,7 +160,7 @@ export class SqlStore implements Store {
     // A parent whose children are cached answers "no such child" without SQL: a create checks
     // that its (often brand-new sequential) path does not exist yet.
     if (path !== "/") {
-      const siblings = this.children.get(parentPathOf(path));
+      const siblings = this.children.get(parentOf(path));
       if (siblings) {
         const name = nameOf(path);
         if (siblings[lowerBound(siblings, name)] !== name) return undefined;
@@ -192,7 +190,7 @@ export class SqlStore implements Store {
       if (n.ttl !== old.ttl) col("ttl", n.ttl);
       if (sets.length > 0) this.sql.exec(`UPDATE znodes SET ${sets.join(", ")} WHERE path = ?`, ...args, n.path);
     } else {
-      const parent = n.path === "/" ? "" : parentPathOf(n.path);
+      const parent = n.path === "/" ? "" : parentOf(n.path);
       if (n.path !== "/") this.children.added(parent, nameOf(n.path));
       this.sql.exec(
         `INSERT OR REPLACE INTO znodes (path, parent, data, acl, czxid, mzxid, pzxid, ctime, mtime, version, cversion, aversion, owner, num_children, mode, ttl)
@@ -206,7 +204,7 @@ export class SqlStore implements Store {
   deleteNode(path: string): void {
     this.sql.exec(`DELETE FROM znodes WHERE path = ?`, path);
     this.cache.delete(path);
-    if (path !== "/") this.children.removed(parentPathOf(path), nameOf(path));
+    if (path !== "/") this.children.removed(parentOf(path), nameOf(path));
   }
   childNames(parent: string, after?: string, limit?: number): string[] {
     const cached = this.children.get(parent);
@@ -215,7 +213,7 @@ export class SqlStore implements Store {
       if (after !== undefined && cached[start] === after) start++;
       return cached.slice(start, limit === undefined || limit < 0 ? undefined : start + limit);
     }
-    const from = after === undefined ? "" : parent === "/" ? "/" + after : parent + "/" + after;
+    const from = after === undefined ? "" : joinPath(parent, after);
     const names = this.rows(`SELECT path FROM znodes WHERE parent = ? AND path > ? ORDER BY path LIMIT ?`, parent, from, limit ?? -1).map((r) =>
       nameOf(r.path as string),
     );

@@ -74,14 +74,13 @@ export interface ConnectRequest {
 
 export function readConnectRequest(r: JuteReader): ConnectRequest {
   const protocolVersion = r.int();
-  const lastZxid = r.long();
-  if (lastZxid < 0n || lastZxid > BigInt(Number.MAX_SAFE_INTEGER)) throw new JuteError(`lastZxidSeen ${lastZxid} is out of range`);
+  const lastZxidSeen = r.safeLong("lastZxidSeen");
   const timeOut = r.int();
   const sessionId = r.long();
   const passwd = r.buffer() ?? new Uint8Array(0);
   const hasReadOnly = r.remaining > 0;
   const readOnly = hasReadOnly ? r.bool() : false;
-  return { protocolVersion, lastZxidSeen: Number(lastZxid), timeOut, sessionId, passwd, hasReadOnly, readOnly };
+  return { protocolVersion, lastZxidSeen, timeOut, sessionId, passwd, hasReadOnly, readOnly };
 }
 
 export function connectResponse(timeOut: number, sessionId: bigint, passwd: Uint8Array, withReadOnly: boolean): Uint8Array {
@@ -96,7 +95,7 @@ export const replyHeader = (xid: number, zxid: number, err: number): JuteWriter 
 export function writeStat(w: JuteWriter, s: Stat): void {
   w.long(s.czxid).long(s.mzxid).long(s.ctime).long(s.mtime);
   w.int(s.version).int(s.cversion).int(s.aversion);
-  w.long(BigInt.asIntN(64, BigInt("0x" + s.ephemeralOwner)));
+  w.long(sessionIdToLong(s.ephemeralOwner));
   w.int(s.dataLength).int(s.numChildren).long(s.pzxid);
 }
 
