@@ -131,7 +131,8 @@ export const CloseCode = {
  */
 export class SessionServer {
   private readonly inflight: InFlight<Connection>;
-  private readonly rates: RateLimiter;
+  /** Request rate per session (docs/limits.md), whichever protocol the session speaks. */
+  readonly rates: RateLimiter;
 
   constructor(
     private readonly ns: Namespace,

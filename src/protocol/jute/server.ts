@@ -61,7 +61,6 @@ interface Decoded {
  * sees the same nodes and watches from either protocol.
  */
 export class JuteServer {
-  private readonly rates: RateLimiter;
 
   /** Told of every request answered, with its code (0 for ok): metrics. */
   onRequest: ((op: string, err: number) => void) | undefined;
@@ -71,8 +70,11 @@ export class JuteServer {
     private readonly conns: ConnectionDirectory,
     private readonly sessions: SessionServer,
     private readonly limits: Limits,
-  ) {
-    this.rates = new RateLimiter(limits.requestRate, limits.requestBurst);
+  ) {}
+
+  /** A session's request rate is one bucket, kept (and forgotten at its end) by the SessionServer. */
+  private get rates(): RateLimiter {
+    return this.sessions.rates;
   }
 
   /** Handles one packet. Nothing in it can take the object or another client down. */
