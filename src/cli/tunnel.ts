@@ -1,6 +1,7 @@
 import { createServer, type AddressInfo, type Server, type Socket } from "node:net";
 import { DEFAULT_MAX_PACKET, framePacket, PacketSplitter } from "./zk-framing.js";
 import { namespaceUrl } from "../client/index.js";
+import { ZK_SUBPROTOCOL } from "../protocol/wire.js";
 
 /**
  * The ZooKeeper tunnel (docs/zookeeper-compat.md): a local TCP listener; each accepted
@@ -38,7 +39,6 @@ export interface Tunnel {
   close(): Promise<void>;
 }
 
-export const ZK_SUBPROTOCOL = "zookeeper";
 
 /** `<url>/v1/namespaces/<ns>/zk` with the scheme turned into ws / wss (the URL's query and fragment dropped). */
 export function tunnelTarget(url: string, namespace: string): string {

@@ -11,6 +11,7 @@ import {
 } from "./errors.js";
 import type { WatchEvent } from "./watchers.js";
 import { OncePerTick } from "./once-per-tick.js";
+import { SUBPROTOCOL } from "../protocol/wire.js";
 
 /**
  * Connection states, after ZooKeeper's KeeperState: `suspended` is ZooKeeper's Disconnected
@@ -30,8 +31,6 @@ export interface SocketLike {
 /** Opens a WebSocket; `protocols` as in `new WebSocket(url, protocols)` (it carries the bearer token). */
 export type SocketFactory = (url: string, protocols: string[]) => SocketLike;
 
-/** The subprotocol of the JSON protocol; the bearer token travels next to it as `bearer.<jwt>`. */
-export const SUBPROTOCOL = "edgekeeper.v1";
 
 /** A bearer token, or a function that returns a fresh one (called before every connection). */
 export type TokenSource = string | (() => string | Promise<string>);

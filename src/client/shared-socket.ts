@@ -1,4 +1,5 @@
-import { FRAME_BUDGET, globalWebSocket, limitsFrom, MAX_BATCH, SUBPROTOCOL, type Limits, type SocketFactory, type SocketLike } from "./connection.js";
+import { FRAME_BUDGET, globalWebSocket, limitsFrom, MAX_BATCH, type Limits, type SocketFactory, type SocketLike } from "./connection.js";
+import { MAX_CHANNELS, SHARED_SUBPROTOCOL, SUBPROTOCOL } from "../protocol/wire.js";
 import { OncePerTick } from "./once-per-tick.js";
 
 /**
@@ -22,10 +23,6 @@ import { OncePerTick } from "./once-per-tick.js";
  * session reconnects and resumes — over a new shared socket.
  */
 
-/** The subprotocol of a shared (multiplexed) socket. */
-export const SHARED_SUBPROTOCOL = "edgekeeper.mux.v1";
-/** Channels per shared socket; the server refuses more (the socket's state must fit its 16 KiB attachment). */
-export const MAX_CHANNELS = 200;
 
 type Listener = (ev: any) => void;
 
