@@ -12,6 +12,7 @@ import type { AdminCall, AdminReply, AdminTarget } from "../protocol/admin.js";
 import { Admin } from "./admin.js";
 import { Telemetry } from "./telemetry.js";
 import { JuteServer, WIRE_HEADER } from "../protocol/jute/server.js";
+import { Code, codeName } from "../core/errors.js";
 
 /**
  * One namespace: a Durable Object holding the tree in SQLite and its clients' hibernatable
@@ -96,10 +97,10 @@ export class NamespaceObject extends DurableObject<Env> implements ApiTarget, Ad
 
   override async fetch(request: Request): Promise<Response> {
     if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket")
-      return Response.json({ err: -8, code: "BADARGUMENTS", message: "expected a WebSocket upgrade" }, { status: 426 });
+      return Response.json({ err: Code.BADARGUMENTS, code: codeName(Code.BADARGUMENTS), message: "expected a WebSocket upgrade" }, { status: 426 });
     // Only the edge Worker reaches this object, and it always names the caller's grant.
     const grant = grantFromHeader(request.headers.get(GRANT_HEADER));
-    if (!grant) return Response.json({ err: -102, code: "NOAUTH", message: "no grant: connect through the edgekeeper Worker" }, { status: 403 });
+    if (!grant) return Response.json({ err: Code.NOAUTH, code: codeName(Code.NOAUTH), message: "no grant: connect through the edgekeeper Worker" }, { status: 403 });
     const refused = refuseUpgrade(this.ctx, this.maxConnections);
     if (refused) return refused;
     const pair = new WebSocketPair();

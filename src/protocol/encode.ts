@@ -20,6 +20,11 @@ export function responseMessage(xid: number | null, zxid: number, result?: Recor
   return { xid, zxid, err: 0, ...(result ? wireResult(result) : {}) };
 }
 
+/** A refused handshake (docs/protocol.md §2): the code, its name, why, and any extra fields. */
+export function connectError(err: number, message: string, extra: Record<string, unknown> = {}) {
+  return { type: "connect-error", err, code: codeName(err), message, ...extra };
+}
+
 export function eventMessage(e: WatchEvent) {
   return { type: "event", event: e.event, eventType: EventType[e.event], path: e.path, zxid: e.zxid };
 }

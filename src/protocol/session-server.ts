@@ -1,8 +1,8 @@
-import { Code, codeName, ZkError } from "../core/errors.js";
+import { Code, ZkError } from "../core/errors.js";
 import type { Delivery } from "../core/events.js";
 import type { Namespace, Outcome } from "../core/namespace.js";
 import type { Request } from "../core/requests.js";
-import { eventMessage, responseMessage } from "./encode.js";
+import { connectError, eventMessage, responseMessage } from "./encode.js";
 import { decodeConnect, decodeRequest, PROTOCOL_VERSION } from "./frames.js";
 import { identitiesOf, WRITE_OPS, type Grant } from "./grant.js";
 import { authIdentities } from "./digest.js";
@@ -60,6 +60,12 @@ export function executeSafely(ns: Namespace, session: string, request: Request, 
     ns.recover();
     return { zxid: ns.zxid, error: new ZkError(Code.SYSTEMERROR, `internal error while applying ${request.op}`), deliveries: [] };
   }
+}
+
+/** Refuses a handshake: a connect-error with the versions this server speaks, then close 4000+|code|. */
+function refuseHandshake(out: Outbox, conn: Connection, err: number, message: string, reason: string): void {
+  out.push(conn, connectError(err, message, { versions: [PROTOCOL_VERSION] }));
+  out.closeAfter(conn, CloseCode.error(err), reason);
 }
 
 /**
@@ -339,8 +345,7 @@ export class SessionServer {
         continue;
       }
       if (chan.session === undefined && conn.channels!().length >= MAX_CHANNELS) {
-        out.push(chan, { type: "connect-error", err: Code.THROTTLEDOP, code: "THROTTLEDOP", message: `a shared socket carries at most ${MAX_CHANNELS} sessions; open another socket`, versions: [PROTOCOL_VERSION] });
-        out.closeAfter(chan, CloseCode.error(Code.THROTTLEDOP), "too many channels");
+        refuseHandshake(out, chan, Code.THROTTLEDOP, `a shared socket carries at most ${MAX_CHANNELS} sessions; open another socket`, "too many channels");
         continue;
       }
       this.handle(chan, { msg: env.f }, now, out, Infinity);
@@ -364,8 +369,7 @@ export class SessionServer {
       return;
     }
     if (!conn.grant.read) {
-      out.push(conn, { type: "connect-error", err: Code.NOAUTH, code: "NOAUTH", message: "this connection's token grants nothing on this namespace", versions: [PROTOCOL_VERSION] });
-      out.closeAfter(conn, CloseCode.error(Code.NOAUTH), "no rights");
+      refuseHandshake(out, conn, Code.NOAUTH, "this connection's token grants nothing on this namespace", "no rights");
       return;
     }
     if (conn.grant.expiresAt !== undefined && conn.grant.expiresAt <= now) return this.endExpiredToken(conn, out, now);
@@ -406,8 +410,7 @@ export class SessionServer {
     } catch (e) {
       if (!(e instanceof ZkError)) throw e;
       this.onRequest?.("connect", e.code);
-      out.push(conn, { type: "connect-error", err: e.code, code: codeName(e.code), message: e.message, versions: [PROTOCOL_VERSION] });
-      out.closeAfter(conn, CloseCode.error(e.code), e.message.slice(0, 120));
+      refuseHandshake(out, conn, e.code, e.message, e.message.slice(0, 120));
     }
   }
 

@@ -1,10 +1,12 @@
 import type { IRequest } from "itty-router";
-import { Code, codeName } from "../core/errors.js";
+import { Code } from "../core/errors.js";
 import { authenticate, offeredProtocols, Refusal, serviceRefusal } from "../auth/authenticate.js";
 import { jsonSubprotocol } from "../protocol/wire.js";
 import type { Right } from "../auth/claims.js";
 import { isNamespaceName } from "./names.js";
 import { zkErrorResponse } from "./errors.js";
+import { connectError } from "../protocol/encode.js";
+import { CloseCode } from "../protocol/session-server.js";
 
 type Route = (request: IRequest, env: Env, ctx: ExecutionContext) => Promise<Response> | Response;
 
@@ -47,8 +49,8 @@ export function refusalResponse(request: Request, r: Refusal): Response {
     const pair = new WebSocketPair();
     const server = pair[1];
     server.accept();
-    server.send(JSON.stringify({ type: "connect-error", err: r.err, code: codeName(r.err), message: r.message, status: r.status }));
-    server.close(4000 - r.err, r.message.slice(0, 120));
+    server.send(JSON.stringify(connectError(r.err, r.message, { status: r.status })));
+    server.close(CloseCode.error(r.err), r.message.slice(0, 120));
     return new Response(null, { status: 101, webSocket: pair[0], headers: { "Sec-WebSocket-Protocol": ours } });
   }
   const res = zkErrorResponse(r.status, r.err, r.message);
