@@ -62,6 +62,13 @@ export function executeSafely(ns: Namespace, session: string, request: Request, 
   }
 }
 
+/** Requests in a frame: a batch's length, else one. */
+const requestCount = (msg: unknown): number => (Array.isArray(msg) ? msg.length : 1);
+
+/** Requests in a shared socket's frame, all envelopes together. */
+const sharedRequestCount = (msg: unknown): number =>
+  (Array.isArray(msg) ? msg : [msg]).reduce((n: number, e) => n + ((e as { f?: unknown } | null)?.f === undefined ? 0 : requestCount((e as { f: unknown }).f)), 0);
+
 /** Refuses a handshake: a connect-error with the versions this server speaks, then close 4000+|code|. */
 function refuseHandshake(out: Outbox, conn: Connection, err: number, message: string, reason: string): void {
   out.push(conn, connectError(err, message, { versions: [PROTOCOL_VERSION] }));
@@ -178,8 +185,12 @@ export class SessionServer {
     }
     const frame = this.read(raw);
     let admitted = Infinity;
-    if ("msg" in frame && conn.session !== undefined) {
-      const n = Array.isArray(frame.msg) ? frame.msg.length : 1;
+    if ("msg" in frame && conn.shared) {
+      // A shared socket is one connection: its channels' requests count together.
+      const n = sharedRequestCount(frame.msg);
+      if (n <= this.limits.maxBatch) admitted = this.inflight.admit(conn, n);
+    } else if ("msg" in frame && conn.session !== undefined) {
+      const n = requestCount(frame.msg);
       if (n <= this.limits.maxBatch) admitted = this.inflight.admit(conn, n);
       // Refused outright: keep only what its answers need, not the requests.
       if (admitted === 0) frame.msg = Array.isArray(frame.msg) ? frame.msg.map((m) => ({ xid: xidOf(m) })) : { xid: xidOf(frame.msg) };
@@ -257,7 +268,7 @@ export class SessionServer {
   }
 
   private handle(conn: Connection, frame: Frame, now: number, out: Outbox, admitted: number): void {
-    if (conn.shared && !("error" in frame)) return this.handleShared(conn, frame.msg, now, out);
+    if (conn.shared && !("error" in frame)) return this.handleShared(conn, frame.msg, now, out, admitted);
     if ("error" in frame) {
       out.push(conn, responseMessage(null, this.ns.zxid, undefined, frame.error));
       return;
@@ -325,10 +336,10 @@ export class SessionServer {
    * channel is done: its session is detached, as when a socket closes). All of it is one event,
    * so one storage commit, and everything for the socket's channels leaves in one message.
    */
-  private handleShared(conn: Connection, msg: unknown, now: number, out: Outbox): void {
+  private handleShared(conn: Connection, msg: unknown, now: number, out: Outbox, admitted: number): void {
     const envelopes = Array.isArray(msg) ? msg : [msg];
-    // The batch limit holds for the whole shared frame: its envelopes' requests together.
-    const requests = envelopes.reduce((n: number, e) => n + (Array.isArray((e as { f?: unknown })?.f) ? ((e as { f: unknown[] }).f.length) : 1), 0);
+    // The batch and in-flight limits hold for the whole shared frame: its envelopes' requests together.
+    const requests = sharedRequestCount(msg);
     if (requests > this.limits.maxBatch) {
       out.push(conn, responseMessage(null, this.ns.zxid, undefined, new ZkError(Code.THROTTLEDOP, `a shared frame holds at most ${this.limits.maxBatch} requests (EDGEKEEPER_MAX_BATCH) across its envelopes; this one has ${requests}`)));
       return;
@@ -348,7 +359,8 @@ export class SessionServer {
         refuseHandshake(out, chan, Code.THROTTLEDOP, `a shared socket carries at most ${MAX_CHANNELS} sessions; open another socket`, "too many channels");
         continue;
       }
-      this.handle(chan, { msg: env.f }, now, out, Infinity);
+      this.handle(chan, { msg: env.f }, now, out, admitted);
+      admitted = Math.max(0, admitted - requestCount(env.f));
     }
   }
 

@@ -358,6 +358,75 @@ describe("requests in flight per connection (EDGEKEEPER_MAX_INFLIGHT = 3)", () =
   });
 });
 
+describe("requests in flight on a shared socket (EDGEKEEPER_MAX_INFLIGHT = 3)", () => {
+  /** A shared socket the test drives straight into the object's SessionServer: its channels' messages arrive in envelopes. */
+  function fakeSharedSocket() {
+    const got: Msg[] = [];
+    const bound = new Map<number, string>();
+    const channels = new Map<number, Connection>();
+    const carrier: Connection = {
+      session: undefined,
+      ip: "10.0.0.2",
+      grant: OPEN_GRANT,
+      shared: true,
+      bind: () => {},
+      heard: () => {},
+      send: (text) => void got.push(...[JSON.parse(text)].flat()),
+      close: () => {},
+      channel(ch) {
+        let c = channels.get(ch);
+        if (!c)
+          channels.set(
+            ch,
+            (c = {
+              get session() {
+                return bound.get(ch);
+              },
+              ip: "10.0.0.2",
+              grant: OPEN_GRANT,
+              carrier,
+              ch,
+              bind: (s) => void bound.set(ch, s),
+              unbind: () => void bound.delete(ch),
+              heard: () => {},
+              send: () => {},
+              close: () => {},
+            }),
+          );
+        return c;
+      },
+      channels: () => [...bound.keys()].map((ch) => carrier.channel!(ch)),
+    };
+    return { carrier, got };
+  }
+
+  it("its channels' queued requests count together: the 4th and later are THROTTLEDOP, on whichever channel", async () => {
+    const ns = freshNamespace("inflight");
+    const watcher = await client(ns);
+    ok(await watcher.request("create", { path: "/s" }));
+    const got = await runInDurableObject(stubFor(ns), (obj: NamespaceObject) => {
+      const server = (obj as unknown as { server: import("../../src/protocol/session-server.js").SessionServer }).server;
+      const now = Date.now();
+      const s = fakeSharedSocket();
+      const hello = { type: "connect", v: 1, timeout: 30_000 };
+      server.onMessage(s.carrier, JSON.stringify([{ ch: 1, f: hello }, { ch: 2, f: hello }]), now);
+      // Queued behind another connection's frame, so both shared frames wait for one drain.
+      const other = fakeSharedSocket();
+      server.accept(other.carrier, JSON.stringify([{ ch: 1, f: hello }]), now);
+      server.accept(s.carrier, JSON.stringify([{ ch: 1, f: [{ xid: 1, op: "create", path: "/s/1" }, { xid: 2, op: "create", path: "/s/2" }] }, { ch: 2, f: { xid: 3, op: "create", path: "/s/3" } }]), now);
+      server.accept(s.carrier, JSON.stringify([{ ch: 2, f: { xid: 4, op: "create", path: "/s/4" } }, { ch: 1, f: { xid: 5, op: "create", path: "/s/5" } }]), now);
+      server.drain(now);
+      return s.got;
+    });
+    const answers = got.flatMap((e) => [e.m].flat().map((m: Msg) => ({ ch: e.ch, ...m }))).filter((m) => typeof m.xid === "number");
+    const byXid = (xid: number) => answers.find((m) => m.xid === xid)!;
+    for (const x of [1, 2, 3]) expect(byXid(x).err, JSON.stringify(byXid(x))).toBe(0);
+    for (const x of [4, 5]) refused(byXid(x), -127, "THROTTLEDOP", "at most 3", "EDGEKEEPER_MAX_INFLIGHT");
+    expect([byXid(4).ch, byXid(5).ch]).toEqual([2, 1]);
+    expect(ok(await watcher.request("getChildren", { path: "/s" })).children).toEqual(["1", "2", "3"]);
+  });
+});
+
 describe("request rate per session (EDGEKEEPER_MAX_REQUEST_RATE = 10, EDGEKEEPER_REQUEST_BURST = 30)", () => {
   it("a burst of 30 goes through, the 31st is THROTTLEDOP with how long to back off; pings are free; other sessions are not affected", async () => {
     const { a, b } = await world("rate");
