@@ -6,40 +6,29 @@ import { zkErrorResponse } from "./errors.js";
 import { WIRE_HEADER } from "../protocol/jute/server.js";
 
 /**
- * GET /v1/namespaces/:ns/ws — hands the WebSocket upgrade to the namespace's object, with the
- * caller's Grant (set by the guard) in a header only the Worker can set: the request the object
- * sees is built here, so nothing a client sends reaches it but the upgrade itself.
+ * Hands a WebSocket upgrade to the namespace's object, with the caller's Grant (set by the
+ * guard) in a header only the Worker can set: the request the object sees is built here, so
+ * nothing a client sends reaches it but the upgrade itself, the subprotocol `protocol` it
+ * selects, and `extra` headers of the Worker's own.
  */
-export function wsRoute(request: IRequest, env: Env): Promise<Response> | Response {
+function forwardUpgrade(request: IRequest, env: Env, protocol: string | undefined, extra: Record<string, string> = {}): Promise<Response> | Response {
   if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket")
     return zkErrorResponse(426, Code.BADARGUMENTS, "this route needs a WebSocket upgrade (Upgrade: websocket)");
-  const name = decodeURIComponent(request.params.ns);
-  const headers = new Headers({ Upgrade: "websocket" });
+  const headers = new Headers({ Upgrade: "websocket", ...extra });
   headers.set(...grantHeader(grantOf(request)));
   headers.set("CF-Connecting-IP", request.headers.get("CF-Connecting-IP") ?? "127.0.0.1");
-  // The one of our subprotocols the client offers (a shared socket's first), echoed by the object.
-  const offered = offeredProtocols(request);
-  const protocol = jsonSubprotocol(offered);
-  if (protocol) headers.set("Sec-WebSocket-Protocol", protocol);
-  const stub = env.NAMESPACE.get(env.NAMESPACE.idFromName(name));
+  if (protocol) headers.set("Sec-WebSocket-Protocol", protocol); // echoed by the object
+  const stub = env.NAMESPACE.get(env.NAMESPACE.idFromName(decodeURIComponent(request.params.ns)));
   return stub.fetch(new Request(request.url, { headers }));
 }
 
+/** GET /v1/namespaces/:ns/ws — the JSON protocol; a shared socket when the client offers one (docs/protocol.md). */
+export const wsRoute = (request: IRequest, env: Env) => forwardUpgrade(request, env, jsonSubprotocol(offeredProtocols(request)));
+
 /**
- * GET /v1/namespaces/:ns/zk — the same upgrade for ZooKeeper's binary protocol
- * (docs/zookeeper-compat.md): one jute packet per binary message, without the TCP length
- * prefix. The subprotocol `zookeeper` is selected when offered (the tunnel offers it, next to
- * `bearer.<jwt>` when it has a token).
+ * GET /v1/namespaces/:ns/zk — ZooKeeper's binary protocol (docs/zookeeper-compat.md): one jute
+ * packet per binary message, without the TCP length prefix. The subprotocol `zookeeper` is
+ * selected when offered (the tunnel offers it, next to `bearer.<jwt>` when it has a token).
  */
-export function zkRoute(request: IRequest, env: Env): Promise<Response> | Response {
-  if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket")
-    return zkErrorResponse(426, Code.BADARGUMENTS, "this route needs a WebSocket upgrade (Upgrade: websocket)");
-  const name = decodeURIComponent(request.params.ns);
-  const headers = new Headers({ Upgrade: "websocket" });
-  headers.set(...grantHeader(grantOf(request)));
-  headers.set("CF-Connecting-IP", request.headers.get("CF-Connecting-IP") ?? "127.0.0.1");
-  headers.set(WIRE_HEADER, ZK_SUBPROTOCOL);
-  if (offeredProtocols(request).includes(ZK_SUBPROTOCOL)) headers.set("Sec-WebSocket-Protocol", ZK_SUBPROTOCOL);
-  const stub = env.NAMESPACE.get(env.NAMESPACE.idFromName(name));
-  return stub.fetch(new Request(request.url, { headers }));
-}
+export const zkRoute = (request: IRequest, env: Env) =>
+  forwardUpgrade(request, env, offeredProtocols(request).includes(ZK_SUBPROTOCOL) ? ZK_SUBPROTOCOL : undefined, { [WIRE_HEADER]: ZK_SUBPROTOCOL });
