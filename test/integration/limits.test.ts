@@ -418,7 +418,7 @@ describe("requests in flight on a shared socket (EDGEKEEPER_MAX_INFLIGHT = 3)", 
       server.drain(now);
       return s.got;
     });
-    const answers = got.flatMap((e) => [e.m].flat().map((m: Msg) => ({ ch: e.ch, ...m }))).filter((m) => typeof m.xid === "number");
+    const answers: Msg[] = got.flatMap((e) => [e.m].flat().map((m: Msg) => ({ ch: e.ch, ...m }))).filter((m: Msg) => typeof m.xid === "number");
     const byXid = (xid: number) => answers.find((m) => m.xid === xid)!;
     for (const x of [1, 2, 3]) expect(byXid(x).err, JSON.stringify(byXid(x))).toBe(0);
     for (const x of [4, 5]) refused(byXid(x), -127, "THROTTLEDOP", "at most 3", "EDGEKEEPER_MAX_INFLIGHT");
