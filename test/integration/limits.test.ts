@@ -410,9 +410,9 @@ describe("requests in flight on a shared socket (EDGEKEEPER_MAX_INFLIGHT = 3)", 
       const s = fakeSharedSocket();
       const hello = { type: "connect", v: 1, timeout: 30_000 };
       server.onMessage(s.carrier, JSON.stringify([{ ch: 1, f: hello }, { ch: 2, f: hello }]), now);
-      // Queued behind another connection's frame, so both shared frames wait for one drain.
-      const other = fakeSharedSocket();
-      server.accept(other.carrier, JSON.stringify([{ ch: 1, f: hello }]), now);
+      // Queued behind another connection's handshake (always queued), so both shared frames wait for one drain.
+      const starter: Connection = { session: undefined, ip: "10.0.0.3", grant: OPEN_GRANT, bind: () => {}, heard: () => {}, send: () => {}, close: () => {} };
+      expect(server.accept(starter, JSON.stringify(hello), now)).toBe(true);
       server.accept(s.carrier, JSON.stringify([{ ch: 1, f: [{ xid: 1, op: "create", path: "/s/1" }, { xid: 2, op: "create", path: "/s/2" }] }, { ch: 2, f: { xid: 3, op: "create", path: "/s/3" } }]), now);
       server.accept(s.carrier, JSON.stringify([{ ch: 2, f: { xid: 4, op: "create", path: "/s/4" } }, { ch: 1, f: { xid: 5, op: "create", path: "/s/5" } }]), now);
       server.drain(now);
